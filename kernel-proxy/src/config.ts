@@ -1,0 +1,180 @@
+import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface ClickHouseHttpConfig {
+  kind: 'http';
+  url: string;
+  username: string;
+  password: string;
+  database: string;
+}
+
+export interface ClickHouseEmbeddedConfig {
+  kind: 'embedded';
+  dataDir: string;
+  database: string;
+}
+
+export type ClickHouseConfig = ClickHouseHttpConfig | ClickHouseEmbeddedConfig;
+
+export interface PostgresConfig {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+}
+
+export interface S3Config {
+  endpoint?: string;
+  region: string;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+}
+
+export interface Limits {
+  /** Rows kept in a result sent to a client (cells and REST). */
+  maxResultRows: number;
+  /** Bytes of Arrow kept in a result sent to a client. */
+  maxResultBytes: number;
+  /** Passed to ClickHouse as max_execution_time (seconds). */
+  maxExecutionTimeSeconds: number;
+  /** Rows embedded in a cell output (the bounded preview saved in the notebook). */
+  previewRows: number;
+  /** Largest accepted HTTP body / WebSocket message. */
+  maxMessageBytes: number;
+}
+
+export interface Config {
+  host: string;
+  port: number;
+  token: string;
+  tokenWasGenerated: boolean;
+  dataDir: string;
+  notebookDir: string;
+  /** Where the built JupyterLab bundle lives (extension/app/build). */
+  staticDir: string;
+  clickhouse: ClickHouseConfig;
+  postgres?: PostgresConfig;
+  s3: S3Config;
+  limits: Limits;
+  logLevel: string;
+}
+
+const intFromEnv = (fallback: number) =>
+  z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || value === '') return fallback;
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 0) {
+        ctx.addIssue({ code: 'custom', message: `expected a non-negative integer, got "${value}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const EnvSchema = z.object({
+  PORT: intFromEnv(8888),
+  CHLAB_HOST: z.string().optional(),
+  CHLAB_TOKEN: z.string().min(8, 'CHLAB_TOKEN must be at least 8 characters').optional(),
+  CHLAB_DATA_DIR: z.string().optional(),
+  CHLAB_NOTEBOOK_DIR: z.string().optional(),
+  CHLAB_STATIC_DIR: z.string().optional(),
+  CHLAB_LOG_LEVEL: z.string().optional(),
+  CHLAB_MAX_RESULT_ROWS: intFromEnv(1_000_000),
+  CHLAB_MAX_RESULT_BYTES: intFromEnv(256 * 1024 * 1024),
+  CHLAB_MAX_EXECUTION_TIME: intFromEnv(300),
+  CHLAB_PREVIEW_ROWS: intFromEnv(1000),
+  CHLAB_MAX_MESSAGE_BYTES: intFromEnv(16 * 1024 * 1024),
+  CLICKHOUSE_URL: z.string().url().optional(),
+  CLICKHOUSE_HOST: z.string().optional(),
+  CLICKHOUSE_PORT: intFromEnv(8123),
+  CLICKHOUSE_USER: z.string().optional(),
+  CLICKHOUSE_PASSWORD: z.string().optional(),
+  CLICKHOUSE_DATABASE: z.string().optional(),
+  POSTGRES_HOST: z.string().optional(),
+  POSTGRES_PORT: intFromEnv(5432),
+  POSTGRES_USER: z.string().optional(),
+  POSTGRES_PASSWORD: z.string().optional(),
+  POSTGRES_DB: z.string().optional(),
+  S3_ENDPOINT: z.string().optional(),
+  S3_REGION: z.string().optional(),
+  AWS_ACCESS_KEY_ID: z.string().optional(),
+  AWS_SECRET_ACCESS_KEY: z.string().optional(),
+});
+
+export class ConfigError extends Error {}
+
+/** Reads `.env` (if present) into process.env without overriding what is already set. */
+export function loadDotEnv(file = path.join(process.cwd(), '.env')): void {
+  if (existsSync(file)) process.loadEnvFile(file);
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const details = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`Invalid configuration: ${details}`);
+  }
+  const e = parsed.data;
+  const dataDir = path.resolve(e.CHLAB_DATA_DIR ?? path.join(REPO_ROOT, '.chlab'));
+  const database = e.CLICKHOUSE_DATABASE ?? 'default';
+
+  let clickhouse: ClickHouseConfig;
+  if (e.CLICKHOUSE_URL || e.CLICKHOUSE_HOST) {
+    const url = e.CLICKHOUSE_URL ?? `http://${e.CLICKHOUSE_HOST}:${e.CLICKHOUSE_PORT}`;
+    clickhouse = {
+      kind: 'http',
+      url,
+      username: e.CLICKHOUSE_USER ?? 'default',
+      password: e.CLICKHOUSE_PASSWORD ?? '',
+      database,
+    };
+  } else {
+    clickhouse = { kind: 'embedded', dataDir: path.join(dataDir, 'chdb'), database };
+  }
+
+  const postgres: PostgresConfig | undefined = e.POSTGRES_HOST
+    ? {
+        host: e.POSTGRES_HOST,
+        port: e.POSTGRES_PORT,
+        user: e.POSTGRES_USER ?? 'postgres',
+        password: e.POSTGRES_PASSWORD ?? '',
+        database: e.POSTGRES_DB ?? 'postgres',
+      }
+    : undefined;
+
+  const token = e.CHLAB_TOKEN ?? randomBytes(24).toString('hex');
+  return {
+    host: e.CHLAB_HOST ?? '127.0.0.1',
+    port: e.PORT,
+    token,
+    tokenWasGenerated: e.CHLAB_TOKEN === undefined,
+    dataDir,
+    notebookDir: path.resolve(e.CHLAB_NOTEBOOK_DIR ?? path.join(REPO_ROOT, 'notebooks')),
+    staticDir: path.resolve(e.CHLAB_STATIC_DIR ?? path.join(REPO_ROOT, 'extension', 'app', 'build')),
+    clickhouse,
+    postgres,
+    s3: {
+      endpoint: e.S3_ENDPOINT,
+      region: e.S3_REGION ?? 'us-east-1',
+      accessKeyId: e.AWS_ACCESS_KEY_ID,
+      secretAccessKey: e.AWS_SECRET_ACCESS_KEY,
+    },
+    limits: {
+      maxResultRows: e.CHLAB_MAX_RESULT_ROWS,
+      maxResultBytes: e.CHLAB_MAX_RESULT_BYTES,
+      maxExecutionTimeSeconds: e.CHLAB_MAX_EXECUTION_TIME,
+      previewRows: e.CHLAB_PREVIEW_ROWS,
+      maxMessageBytes: e.CHLAB_MAX_MESSAGE_BYTES,
+    },
+    logLevel: e.CHLAB_LOG_LEVEL ?? 'info',
+  };
+}
