@@ -46,6 +46,8 @@ export interface Limits {
   maxExecutionTimeSeconds: number;
   /** Rows embedded in a cell output (the bounded preview saved in the notebook). */
   previewRows: number;
+  /** Rows a REST response carries at most. */
+  restMaxRows: number;
   /** Largest accepted HTTP body / WebSocket message. */
   maxMessageBytes: number;
 }
@@ -93,6 +95,7 @@ const EnvSchema = z.object({
   CHLAB_MAX_EXECUTION_TIME: intFromEnv(300),
   CHLAB_PREVIEW_ROWS: intFromEnv(1000),
   CHLAB_MAX_MESSAGE_BYTES: intFromEnv(16 * 1024 * 1024),
+  CHLAB_REST_MAX_ROWS: intFromEnv(10_000),
   CLICKHOUSE_URL: z.string().url().optional(),
   CLICKHOUSE_HOST: z.string().optional(),
   CLICKHOUSE_PORT: intFromEnv(8123),
@@ -174,6 +177,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxExecutionTimeSeconds: e.CHLAB_MAX_EXECUTION_TIME,
       previewRows: e.CHLAB_PREVIEW_ROWS,
       maxMessageBytes: e.CHLAB_MAX_MESSAGE_BYTES,
+      restMaxRows: e.CHLAB_REST_MAX_ROWS,
     },
     logLevel: e.CHLAB_LOG_LEVEL ?? 'info',
   };

@@ -1,0 +1,152 @@
+import { mkdirSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { createChdbConnection, type ChdbConnection } from 'chdb/connection';
+import { RecordBatchReader, type RecordBatch } from 'apache-arrow';
+import type { ClickHouseEngine, CommandSummary, PingResult, QueryOptions, Settings } from './engine.js';
+import { toClickHouseError } from './errors.js';
+import { Mutex } from '../util/mutex.js';
+
+/**
+ * Embedded ClickHouse (chDB). One engine per process: every kernel shares it.
+ * chDB runs one streaming query per session at a time, so streams take turns;
+ * a stream is pulled chunk by chunk, and an interrupt cancels it between chunks.
+ */
+export class EmbeddedEngine implements ClickHouseEngine {
+  readonly kind = 'embedded' as const;
+  readonly description: string;
+  private readonly connection: ChdbConnection;
+  private readonly client: ClickHouseClient;
+  private readonly streamTurn = new Mutex();
+  private readonly running = new Map<string, { cancel(): void }>();
+
+  constructor(
+    readonly dataDir: string,
+    private readonly defaults: Settings,
+  ) {
+    mkdirSync(dataDir, { recursive: true });
+    this.connection = createChdbConnection({ path: dataDir });
+    // chdb types its connection against its own copy of @clickhouse/client-common.
+    type ClientConnection = NonNullable<Parameters<typeof createClient>[0]>['connection'];
+    this.client = createClient({ connection: this.connection as unknown as ClientConnection });
+    this.description = 'embedded chDB';
+  }
+
+  async *arrowBatches(sql: string, options: QueryOptions = {}): AsyncGenerator<RecordBatch> {
+    const queryId = options.queryId ?? randomUUID();
+    const release = await this.streamTurn.acquire(options.signal);
+    try {
+      const settings = { ...this.defaults, ...options.settings };
+      const prelude = `${setStatements(settings)}${paramStatements(options.params)}`;
+      let stream;
+      try {
+        // chDB streams take one statement: settings and parameters go first, on the same session.
+        await this.connection.chdb.queryAsync(`${prelude}SELECT 1`, { format: 'Null' });
+        stream = this.connection.chdb.queryStream(sql, { format: 'ArrowStream', signal: options.signal });
+      } catch (error) {
+        throw toClickHouseError(error);
+      }
+      this.running.set(queryId, stream);
+      try {
+        for await (const chunk of stream) {
+          if (chunk.numRows === 0 && chunk.numBytes === 0) continue;
+          const reader = RecordBatchReader.from(chunk.raw());
+          for (const batch of reader) yield batch;
+        }
+      } catch (error) {
+        if (options.signal?.aborted) throw new QueryCancelledError();
+        throw toClickHouseError(error);
+      } finally {
+        stream.cancel();
+        this.running.delete(queryId);
+      }
+    } finally {
+      release();
+    }
+  }
+
+  async json<T>(sql: string, options: QueryOptions = {}): Promise<T[]> {
+    try {
+      const result = await this.client.query({
+        query: sql,
+        format: 'JSONEachRow',
+        query_params: options.params,
+        clickhouse_settings: { ...this.defaults, ...options.settings },
+        abort_signal: options.signal,
+      });
+      return await result.json<T>();
+    } catch (error) {
+      throw toClickHouseError(error);
+    }
+  }
+
+  async command(sql: string, options: QueryOptions = {}): Promise<CommandSummary> {
+    try {
+      await this.client.command({
+        query: sql,
+        query_params: options.params,
+        clickhouse_settings: { ...this.defaults, ...options.settings },
+        abort_signal: options.signal,
+      });
+      return {};
+    } catch (error) {
+      throw toClickHouseError(error);
+    }
+  }
+
+  async insertJson(table: string, rows: readonly Record<string, unknown>[]): Promise<void> {
+    try {
+      await this.client.insert({ table, values: rows as Record<string, unknown>[], format: 'JSONEachRow' });
+    } catch (error) {
+      throw toClickHouseError(error);
+    }
+  }
+
+  async kill(queryId: string): Promise<void> {
+    this.running.get(queryId)?.cancel();
+    this.running.delete(queryId);
+  }
+
+  async ping(): Promise<PingResult> {
+    try {
+      const [row] = await this.json<{ version: string }>('SELECT version() AS version');
+      return { ok: true, version: row?.version };
+    } catch (error) {
+      return { ok: false, error: toClickHouseError(error).message };
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const stream of this.running.values()) stream.cancel();
+    await this.client.close();
+  }
+}
+
+export class QueryCancelledError extends Error {
+  constructor() {
+    super('Query cancelled');
+    this.name = 'QueryCancelledError';
+  }
+}
+
+function setStatements(settings: Settings): string {
+  return Object.entries(settings)
+    .map(([name, value]) => {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`Invalid setting name: ${name}`);
+      const literal = typeof value === 'string' ? `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'` : Number(value);
+      return `SET ${name} = ${literal}; `;
+    })
+    .join('');
+}
+
+/** chDB streams take no bound parameters: parameters become `SET param_name = 'value'`. */
+function paramStatements(params: Record<string, unknown> | undefined): string {
+  if (!params) return '';
+  return Object.entries(params)
+    .map(([name, value]) => {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`Invalid parameter name: ${name}`);
+      const text = String(value).replace(/\\/g, '\\\\').replace(/'/g, "\\'");
+      return `SET param_${name} = '${text}'; `;
+    })
+    .join('');
+}

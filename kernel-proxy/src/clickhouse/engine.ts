@@ -1,0 +1,58 @@
+import type { RecordBatch } from 'apache-arrow';
+
+export type Settings = Record<string, string | number | boolean>;
+
+export interface QueryOptions {
+  queryId?: string;
+  /** Values bound server-side to `{name:Type}` placeholders. */
+  params?: Record<string, unknown>;
+  settings?: Settings;
+  signal?: AbortSignal;
+  /** Keeps SET / USE state across statements of one kernel (HTTP sessions). */
+  sessionId?: string;
+}
+
+export interface ColumnInfo {
+  name: string;
+  type: string;
+}
+
+export interface CommandSummary {
+  writtenRows?: number;
+  readRows?: number;
+}
+
+export interface PingResult {
+  ok: boolean;
+  version?: string;
+  error?: string;
+}
+
+/**
+ * One API over embedded chDB and ClickHouse servers over HTTP(S).
+ * `arrowBatches` yields ClickHouse's own Arrow batches; `results/` makes them faithful.
+ */
+export interface ClickHouseEngine {
+  readonly kind: 'embedded' | 'http';
+  /** A description safe to show users: never includes credentials. */
+  readonly description: string;
+  arrowBatches(sql: string, options?: QueryOptions): AsyncIterable<RecordBatch>;
+  json<T = Record<string, unknown>>(sql: string, options?: QueryOptions): Promise<T[]>;
+  command(sql: string, options?: QueryOptions): Promise<CommandSummary>;
+  insertJson(table: string, rows: readonly Record<string, unknown>[]): Promise<void>;
+  /** Stops a running query on the server (KILL QUERY); resolves when it is gone or was never running. */
+  kill(queryId: string): Promise<void>;
+  ping(): Promise<PingResult>;
+  close(): Promise<void>;
+}
+
+/** Server-enforced limits and the Arrow output settings every query runs with. */
+export function baseSettings(maxExecutionTimeSeconds: number): Settings {
+  return {
+    max_execution_time: maxExecutionTimeSeconds,
+    output_format_arrow_compression_method: 'none',
+    output_format_arrow_string_as_string: 1,
+    output_format_arrow_fixed_string_as_fixed_byte_array: 0,
+    output_format_arrow_low_cardinality_as_dictionary: 0,
+  };
+}

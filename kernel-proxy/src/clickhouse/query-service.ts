@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import type { Table } from 'apache-arrow';
+import type { Limits } from '../config.js';
+import type { ClickHouseEngine, ColumnInfo, CommandSummary } from './engine.js';
+import { QueryCancelledError } from './embedded.js';
+import { toClickHouseError } from './errors.js';
+import type { QueryHistory } from './history.js';
+import { classifyStatement, isSubqueryable } from './sql-split.js';
+import { FaithfulBatches } from '../results/faithful.js';
+import { collect, previewTable, type CollectedResult } from '../results/collect.js';
+
+export interface StatementContext {
+  user: string;
+  source: 'kernel' | 'rest';
+  signal?: AbortSignal;
+  queryId?: string;
+  sessionId?: string;
+  /** Rows kept in memory for the caller (defaults to the cell preview size). */
+  keepRows?: number;
+}
+
+export type StatementOutcome =
+  | { kind: 'rows'; table: Table; result: CollectedResult; columns: ColumnInfo[]; elapsedMs: number }
+  | { kind: 'command'; keyword: string; summary: CommandSummary; elapsedMs: number };
+
+/** Runs one statement with the configured limits and records it in the query history. */
+export class QueryService {
+  constructor(
+    readonly engine: ClickHouseEngine,
+    private readonly history: QueryHistory,
+    readonly limits: Limits,
+  ) {}
+
+  async run(sql: string, context: StatementContext): Promise<StatementOutcome> {
+    const startedAt = new Date();
+    const started = performance.now();
+    const queryId = context.queryId ?? randomUUID();
+    let rows = 0;
+    try {
+      const outcome = await this.execute(sql, { ...context, queryId });
+      rows = outcome.kind === 'rows' ? outcome.result.rows : (outcome.summary.writtenRows ?? 0);
+      await this.history.record({ user: context.user, source: context.source, startedAt, query: sql, rows, elapsed_ms: outcome.elapsedMs, status: 'ok', error: null });
+      return outcome;
+    } catch (error) {
+      const cancelled = error instanceof QueryCancelledError || context.signal?.aborted === true;
+      const failure = cancelled ? new QueryCancelledError() : toClickHouseError(error);
+      await this.history.record({
+        user: context.user,
+        source: context.source,
+        startedAt,
+        query: sql,
+        rows,
+        elapsed_ms: performance.now() - started,
+        status: cancelled ? 'cancelled' : 'error',
+        error: failure instanceof QueryCancelledError ? 'cancelled' : failure.display,
+      });
+      throw failure;
+    }
+  }
+
+  private async execute(sql: string, context: StatementContext & { queryId: string }): Promise<StatementOutcome> {
+    const started = performance.now();
+    const { kind, keyword } = classifyStatement(sql);
+    const options = { queryId: context.queryId, sessionId: context.sessionId };
+    if (kind === 'command') {
+      const summary = await this.engine.command(sql, { ...options, signal: context.signal });
+      return { kind: 'command', keyword, summary, elapsedMs: performance.now() - started };
+    }
+    const columns = isSubqueryable(sql) ? await this.describe(sql, context.sessionId) : undefined;
+    const cap = new AbortController();
+    const signal = context.signal ? AbortSignal.any([context.signal, cap.signal]) : cap.signal;
+    const faithful = new FaithfulBatches(columns);
+    const batches = this.engine.arrowBatches(sql, { ...options, signal });
+    const converted = (async function* () {
+      for await (const batch of batches) yield faithful.convert(batch);
+    })();
+    const result = await collect(converted, {
+      previewRows: context.keepRows ?? this.limits.previewRows,
+      maxRows: this.limits.maxResultRows,
+      maxBytes: this.limits.maxResultBytes,
+    });
+    if (result.truncated) cap.abort();
+    await converted.return(undefined);
+    const table = previewTable(result);
+    const described = columns ?? table.schema.fields.map((f) => ({ name: f.name, type: f.metadata.get('clickhouse.type') ?? String(f.type) }));
+    return { kind: 'rows', table, result, columns: described, elapsedMs: performance.now() - started };
+  }
+
+  private async describe(sql: string, sessionId: string | undefined): Promise<ColumnInfo[] | undefined> {
+    try {
+      const rows = await this.engine.json<{ name: string; type: string }>(`DESCRIBE TABLE (${sql})`, { sessionId });
+      return rows.map(({ name, type }) => ({ name, type }));
+    } catch {
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,385 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { QueryCancelledError } from '../clickhouse/embedded.js';
+import { toClickHouseError } from '../clickhouse/errors.js';
+import type { QueryService } from '../clickhouse/query-service.js';
+import { splitStatements } from '../clickhouse/sql-split.js';
+import { SchemaCatalog, tokenAround, tokenBefore } from './catalog.js';
+import { outputFor } from './cell-output.js';
+import {
+  CommInfoRequestSchema,
+  CompleteRequestSchema,
+  ExecuteRequestSchema,
+  HistoryRequestSchema,
+  InspectRequestSchema,
+  IsCompleteRequestSchema,
+  makeMessage,
+  type IncomingMessage,
+  type JupyterMessage,
+} from './messages.js';
+import { KERNEL_NAME, LANGUAGE_INFO } from './spec.js';
+import type { KernelModel } from './types.js';
+
+export interface KernelClient {
+  readonly id: string;
+  send(message: JupyterMessage): void;
+}
+
+interface QueuedExecution {
+  message: IncomingMessage;
+  client: KernelClient;
+}
+
+interface RunningExecution {
+  controller: AbortController;
+  queryId: string;
+}
+
+const MAGIC = /^\s*%%(\w+)/;
+
+/** The `clickhouse` kernel: one per notebook session, all sharing one QueryService. */
+export class ClickHouseKernel {
+  readonly id = randomUUID();
+  readonly name = KERNEL_NAME;
+  private executionCount = 0;
+  private state: KernelModel['execution_state'] = 'idle';
+  private lastActivity = new Date();
+  private readonly clients = new Map<string, KernelClient>();
+  private readonly queue: QueuedExecution[] = [];
+  private draining = false;
+  private running: RunningExecution | undefined;
+  private history: { line: number; input: string }[] = [];
+  private readonly sessionId = `chlab-${randomUUID()}`;
+
+  constructor(
+    private readonly queries: QueryService,
+    private readonly catalog: SchemaCatalog,
+    private readonly log: Logger,
+    private readonly username: string,
+  ) {}
+
+  get model(): KernelModel {
+    return {
+      id: this.id,
+      name: this.name,
+      last_activity: this.lastActivity.toISOString(),
+      execution_state: this.state,
+      connections: this.clients.size,
+    };
+  }
+
+  connect(client: KernelClient): void {
+    this.clients.set(client.id, client);
+  }
+
+  disconnect(clientId: string): void {
+    this.clients.delete(clientId);
+  }
+
+  private publish(msgType: string, content: Record<string, unknown>, parent: IncomingMessage | undefined, metadata: Record<string, unknown> = {}): void {
+    const message = makeMessage('iopub', msgType, content, parent, this.sessionId, metadata);
+    for (const client of this.clients.values()) client.send(message);
+  }
+
+  private reply(client: KernelClient, request: IncomingMessage, msgType: string, content: Record<string, unknown>, metadata: Record<string, unknown> = {}): void {
+    client.send(makeMessage(request.channel === 'control' ? 'control' : 'shell', msgType, content, request, this.sessionId, metadata));
+  }
+
+  private setState(state: KernelModel['execution_state'], parent?: IncomingMessage): void {
+    this.state = state;
+    this.lastActivity = new Date();
+    this.publish('status', { execution_state: state }, parent);
+  }
+
+  /** Publishes an error about a message that could not be read, so the client sees why. */
+  rejectMalformed(client: KernelClient, reason: string): void {
+    client.send(makeMessage('iopub', 'error', { ename: 'InvalidMessage', evalue: reason, traceback: [`InvalidMessage: ${reason}`] }, undefined, this.sessionId));
+  }
+
+  handle(message: IncomingMessage, client: KernelClient): void {
+    const type = message.header.msg_type;
+    if (type === 'execute_request') {
+      this.queue.push({ message, client });
+      void this.drain();
+      return;
+    }
+    void this.answer(message, client).catch((error: unknown) => {
+      this.log.error({ err: error, msgType: type }, 'kernel request failed');
+      this.reply(client, message, type.replace(/_request$/, '_reply'), { status: 'error', ename: 'KernelError', evalue: errorText(error), traceback: [] });
+    });
+  }
+
+  private async answer(message: IncomingMessage, client: KernelClient): Promise<void> {
+    const type = message.header.msg_type;
+    const wrap = async (body: () => Promise<void> | void) => {
+      this.publish('status', { execution_state: 'busy' }, message);
+      try {
+        await body();
+      } finally {
+        this.publish('status', { execution_state: this.running ? 'busy' : 'idle' }, message);
+      }
+    };
+    switch (type) {
+      case 'kernel_info_request':
+        return wrap(() => this.reply(client, message, 'kernel_info_reply', kernelInfo()));
+      case 'complete_request':
+        return wrap(() => this.complete(message, client));
+      case 'inspect_request':
+        return wrap(() => this.inspect(message, client));
+      case 'is_complete_request':
+        return wrap(() => {
+          const { code } = parse(IsCompleteRequestSchema, message);
+          this.reply(client, message, 'is_complete_reply', isComplete(code));
+        });
+      case 'history_request':
+        return wrap(() => {
+          const request = parse(HistoryRequestSchema, message);
+          this.reply(client, message, 'history_reply', { status: 'ok', history: this.historyFor(request) });
+        });
+      case 'comm_info_request':
+        return wrap(() => {
+          parse(CommInfoRequestSchema, message);
+          this.reply(client, message, 'comm_info_reply', { status: 'ok', comms: {} });
+        });
+      case 'interrupt_request':
+        await this.interrupt();
+        return this.reply(client, message, 'interrupt_reply', { status: 'ok' });
+      case 'shutdown_request': {
+        const restart = z.object({ restart: z.boolean().default(false) }).parse(message.content).restart;
+        if (restart) await this.restart();
+        else await this.interrupt();
+        return this.reply(client, message, 'shutdown_reply', { status: 'ok', restart });
+      }
+      case 'comm_open':
+      case 'comm_msg':
+      case 'comm_close':
+        return;
+      default:
+        return wrap(() => {
+          if (type.endsWith('_request')) {
+            this.reply(client, message, type.replace(/_request$/, '_reply'), {
+              status: 'error',
+              ename: 'UnsupportedMessage',
+              evalue: `The clickhouse kernel does not handle ${type}`,
+              traceback: [],
+            });
+          }
+        });
+    }
+  }
+
+  private async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.queue.length > 0) {
+        const next = this.queue.shift()!;
+        const ok = await this.execute(next.message, next.client);
+        if (!ok) this.abortQueued();
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private abortQueued(): void {
+    const aborted = this.queue.splice(0).filter(({ message }) => {
+      const stop = ExecuteRequestSchema.safeParse(message.content);
+      return !stop.success || stop.data.stop_on_error;
+    });
+    for (const { message, client } of aborted) {
+      this.publish('status', { execution_state: 'busy' }, message);
+      this.reply(client, message, 'execute_reply', { status: 'aborted', execution_count: null });
+      this.publish('status', { execution_state: 'idle' }, message);
+    }
+  }
+
+  /** Returns false when the cell failed (so queued cells are aborted). */
+  private async execute(message: IncomingMessage, client: KernelClient): Promise<boolean> {
+    this.setState('busy', message);
+    const parsed = ExecuteRequestSchema.safeParse(message.content);
+    if (!parsed.success) {
+      this.sendError(client, message, 'InvalidMessage', `execute_request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, this.executionCount);
+      this.setState('idle', message);
+      return false;
+    }
+    const request = parsed.data;
+    if (!request.silent && request.store_history) this.executionCount++;
+    const count = this.executionCount;
+    if (!request.silent) this.publish('execute_input', { code: request.code, execution_count: count }, message);
+    if (request.store_history) this.history.push({ line: count, input: request.code });
+
+    let ok = true;
+    try {
+      const magic = MAGIC.exec(request.code)?.[1];
+      if (magic) throw new CellError('UnsupportedCell', unsupportedMagic(magic));
+      for (const statement of splitStatements(request.code)) {
+        const controller = new AbortController();
+        const queryId = randomUUID();
+        this.running = { controller, queryId };
+        try {
+          const outcome = await this.queries.run(statement, {
+            user: this.username,
+            source: 'kernel',
+            signal: controller.signal,
+            queryId,
+            sessionId: this.sessionId,
+          });
+          if (outcome.kind === 'command') this.catalog.invalidate();
+          if (!request.silent) {
+            const bundle = outputFor(outcome, this.queries.limits.maxResultRows);
+            this.publish('display_data', { ...bundle, transient: {} }, message);
+          }
+        } finally {
+          this.running = undefined;
+        }
+      }
+      this.reply(client, message, 'execute_reply', { status: 'ok', execution_count: count, payload: [], user_expressions: {} });
+    } catch (error) {
+      ok = false;
+      if (error instanceof QueryCancelledError) this.sendError(client, message, 'Interrupted', 'Query interrupted: it was stopped on the server', count);
+      else if (error instanceof CellError) this.sendError(client, message, error.ename, error.message, count);
+      else {
+        const ch = toClickHouseError(error);
+        this.sendError(client, message, ch.type ?? 'ClickHouseError', ch.display, count);
+      }
+    } finally {
+      this.setState('idle', message);
+    }
+    return ok;
+  }
+
+  private sendError(client: KernelClient, message: IncomingMessage, ename: string, evalue: string, count: number): void {
+    const content = { ename, evalue, traceback: [`${ename}: ${evalue}`] };
+    this.publish('error', content, message);
+    this.reply(client, message, 'execute_reply', { status: 'error', execution_count: count, ...content });
+  }
+
+  private async complete(message: IncomingMessage, client: KernelClient): Promise<void> {
+    const { code, cursor_pos } = parse(CompleteRequestSchema, message);
+    const cursor = Math.min(cursor_pos, code.length);
+    const token = tokenBefore(code, cursor);
+    const matches = token.text ? await this.catalog.complete(token.text) : [];
+    this.reply(client, message, 'complete_reply', {
+      status: 'ok',
+      matches: matches.map((m) => m.text),
+      cursor_start: token.start,
+      cursor_end: cursor,
+      metadata: {
+        _jupyter_types_experimental: matches.map((m) => ({ text: m.text, type: m.type, signature: m.signature ?? '', start: token.start, end: cursor })),
+      },
+    });
+  }
+
+  private async inspect(message: IncomingMessage, client: KernelClient): Promise<void> {
+    const { code, cursor_pos } = parse(InspectRequestSchema, message);
+    const name = tokenAround(code, Math.min(cursor_pos, code.length));
+    const text = name ? await this.catalog.inspect(name) : undefined;
+    this.reply(client, message, 'inspect_reply', {
+      status: 'ok',
+      found: text !== undefined,
+      data: text === undefined ? {} : { 'text/plain': text },
+      metadata: {},
+    });
+  }
+
+  private historyFor(request: z.infer<typeof HistoryRequestSchema>): [number, number, string][] {
+    let entries = this.history;
+    if (request.hist_access_type === 'search' && request.pattern) {
+      const pattern = new RegExp(`^${request.pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's');
+      entries = entries.filter((e) => pattern.test(e.input));
+    }
+    if (request.n) entries = entries.slice(-request.n);
+    return entries.map((e) => [0, e.line, e.input]);
+  }
+
+  async interrupt(): Promise<void> {
+    const running = this.running;
+    if (!running) return;
+    running.controller.abort();
+    try {
+      await this.queries.engine.kill(running.queryId);
+    } catch (error) {
+      this.log.warn({ err: error }, 'KILL QUERY failed');
+    }
+  }
+
+  async restart(): Promise<void> {
+    this.queue.splice(0);
+    await this.interrupt();
+    this.executionCount = 0;
+    this.history = [];
+    this.setState('restarting');
+    this.setState('starting');
+    this.setState('idle');
+  }
+
+  async shutdown(): Promise<void> {
+    this.queue.splice(0);
+    await this.interrupt();
+    this.state = 'dead';
+    this.publish('status', { execution_state: 'dead' }, undefined);
+  }
+}
+
+class CellError extends Error {
+  constructor(
+    readonly ename: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function unsupportedMagic(magic: string): string {
+  if (magic === 'duckdb') return '%%duckdb cells run in the browser (DuckDB-WASM); they are not sent to the ClickHouse kernel.';
+  return `%%${magic} cells are not supported by this version of the clickhouse kernel.`;
+}
+
+function parse<T extends z.ZodType>(schema: T, message: IncomingMessage): z.infer<T> {
+  const result = schema.safeParse(message.content);
+  if (!result.success) {
+    throw new Error(`${message.header.msg_type}: ${result.error.issues.map((i) => `${i.path.join('.') || 'content'}: ${i.message}`).join('; ')}`);
+  }
+  return result.data;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function kernelInfo(): Record<string, unknown> {
+  return {
+    status: 'ok',
+    protocol_version: '5.3',
+    implementation: 'chlab',
+    implementation_version: '0.1.0',
+    language_info: LANGUAGE_INFO,
+    banner: 'chlab — ClickHouse SQL kernel',
+    debugger: false,
+    help_links: [{ text: 'ClickHouse SQL reference', url: 'https://clickhouse.com/docs/en/sql-reference' }],
+  };
+}
+
+/** A cell is incomplete while a string, quoted identifier or block comment is left open. */
+export function isComplete(code: string): { status: 'complete' | 'incomplete'; indent?: string } {
+  let quote: string | undefined;
+  for (let i = 0; i < code.length; i++) {
+    const ch = code[i]!;
+    if (quote) {
+      if (ch === '\\') i++;
+      else if (ch === quote) quote = undefined;
+    } else if (ch === "'" || ch === '"' || ch === '`') quote = ch;
+    else if (ch === '-' && code[i + 1] === '-') {
+      const nl = code.indexOf('\n', i);
+      if (nl === -1) break;
+      i = nl;
+    } else if (ch === '/' && code[i + 1] === '*') {
+      const end = code.indexOf('*/', i + 2);
+      if (end === -1) return { status: 'incomplete', indent: '' };
+      i = end + 1;
+    }
+  }
+  return quote ? { status: 'incomplete', indent: '' } : { status: 'complete' };
+}

@@ -1,0 +1,56 @@
+import { RecordBatch, Schema, tableToIPC, Table } from 'apache-arrow';
+
+export interface CollectedResult {
+  schema: Schema | undefined;
+  /** The first rows, kept for the cell output (bounded). */
+  preview: RecordBatch[];
+  previewRows: number;
+  /** Rows received from ClickHouse (up to the cap). */
+  rows: number;
+  /** Arrow bytes received from ClickHouse. */
+  bytes: number;
+  /** True when the row or byte cap cut the result. */
+  truncated: boolean;
+}
+
+export interface CollectLimits {
+  previewRows: number;
+  maxRows: number;
+  maxBytes: number;
+}
+
+/**
+ * Reads batches until they end or a cap is reached, keeping only a bounded preview in memory.
+ * Returns as soon as a cap is hit; the caller's abort then stops the query.
+ */
+export async function collect(batches: AsyncIterable<RecordBatch>, limits: CollectLimits): Promise<CollectedResult> {
+  const result: CollectedResult = { schema: undefined, preview: [], previewRows: 0, rows: 0, bytes: 0, truncated: false };
+  for await (let batch of batches) {
+    result.schema ??= batch.schema;
+    if (result.rows + batch.numRows > limits.maxRows) {
+      batch = batch.slice(0, limits.maxRows - result.rows);
+      result.truncated = true;
+    }
+    result.rows += batch.numRows;
+    result.bytes += batch.data.byteLength;
+    if (result.previewRows < limits.previewRows && batch.numRows > 0) {
+      const keep = Math.min(batch.numRows, limits.previewRows - result.previewRows);
+      result.preview.push(keep === batch.numRows ? batch : batch.slice(0, keep));
+      result.previewRows += keep;
+    }
+    if (result.truncated || result.rows >= limits.maxRows || result.bytes >= limits.maxBytes) {
+      result.truncated = true;
+      break;
+    }
+  }
+  return result;
+}
+
+export function previewTable(result: CollectedResult): Table {
+  if (result.preview.length > 0) return new Table(result.preview);
+  return new Table(result.schema ?? new Schema([]));
+}
+
+export function toIpcBytes(table: Table): Uint8Array {
+  return tableToIPC(table, 'stream');
+}

@@ -1,0 +1,28 @@
+import type { Table } from 'apache-arrow';
+
+function jsonValue(value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'bigint') return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
+  if (value instanceof Date) return value.toISOString();
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('hex');
+  if (typeof value === 'object') {
+    const v = value as { toJSON?: () => unknown };
+    if (typeof v.toJSON === 'function') return jsonValue(v.toJSON());
+    if (Array.isArray(value)) return value.map(jsonValue);
+    return Object.fromEntries(Object.entries(value).map(([k, x]) => [k, jsonValue(x)]));
+  }
+  return value;
+}
+
+/** Rows as JSON objects: 64-bit integers as numbers when exact, else strings; times as ISO text. */
+export function tableRowsAsJson(table: Table): Record<string, unknown>[] {
+  const fields = table.schema.fields;
+  const columns = fields.map((_, i) => table.getChildAt(i)!);
+  const rows: Record<string, unknown>[] = [];
+  for (let r = 0; r < table.numRows; r++) {
+    const row: Record<string, unknown> = {};
+    fields.forEach((f, i) => (row[f.name] = jsonValue(columns[i]!.get(r))));
+    rows.push(row);
+  }
+  return rows;
+}

@@ -1,0 +1,89 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { QueryCancelledError } from '../../src/clickhouse/embedded.js';
+import { ClickHouseQueryError } from '../../src/clickhouse/errors.js';
+import { QueryService } from '../../src/clickhouse/query-service.js';
+import { testQueryService } from '../support/engine.js';
+
+const { engine, history, queries } = testQueryService();
+const ctx = { user: 'tester', source: 'kernel' as const };
+
+afterAll(() => engine.close());
+
+describe('QueryService on embedded chDB', () => {
+  it('streams a SELECT as Arrow with faithful types', async () => {
+    const outcome = await queries.run(
+      `SELECT number AS n, toString(number) AS s, toDateTime(1700000000 + number, 'UTC') AS t,
+              CAST(if(number % 2 = 0, 'even', 'odd') AS Enum8('even' = 1, 'odd' = 2)) AS e,
+              toUUID('61f0c404-5cb3-11e7-907b-a6006ad3dba0') AS u, toInt128(-5) - number AS big,
+              toIPv4('10.0.0.1') AS ip
+       FROM numbers(10)`,
+      ctx,
+    );
+    expect(outcome.kind).toBe('rows');
+    if (outcome.kind !== 'rows') return;
+    expect(outcome.result.rows).toBe(10);
+    expect(outcome.columns.map((c) => c.type)).toEqual(["UInt64", 'String', "DateTime('UTC')", "Enum8('even' = 1, 'odd' = 2)", 'UUID', 'Int128', 'IPv4']);
+    const row = outcome.table.get(1)!.toJSON();
+    expect(row.n).toBe(1n);
+    expect(row.s).toBe('1');
+    expect(row.t).toBe(1700000001000);
+    expect(row.e).toBe('odd');
+    expect(row.u).toBe('61f0c404-5cb3-11e7-907b-a6006ad3dba0');
+    expect(row.big).toBe('-6');
+    expect(row.ip).toBe('10.0.0.1');
+    expect(String(outcome.table.schema.fields[2]!.type)).toContain('Timestamp');
+  });
+
+  it('keeps only a bounded preview but counts every row, and stops at the row cap', async () => {
+    const capped = new QueryService(engine, history, { ...queries.limits, maxResultRows: 100_000, previewRows: 1000 });
+    const outcome = await capped.run('SELECT number FROM numbers(10000000)', ctx);
+    if (outcome.kind !== 'rows') throw new Error('expected rows');
+    expect(outcome.table.numRows).toBe(1000);
+    expect(outcome.result.rows).toBe(100_000);
+    expect(outcome.result.truncated).toBe(true);
+    const after = await capped.run('SELECT 1 AS one', ctx);
+    expect(after.kind).toBe('rows');
+  });
+
+  it('reports ClickHouse errors with code and name, not a stack', async () => {
+    const failure = await queries.run('SELEC 1', ctx).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(ClickHouseQueryError);
+    const e = failure as ClickHouseQueryError;
+    expect(e.code).toBe(62);
+    expect(e.type).toBe('SYNTAX_ERROR');
+    expect(e.display).toMatch(/^Code: 62 \(SYNTAX_ERROR\)\. Syntax error/);
+    expect(e.display).not.toMatch(/\n\s+at /);
+
+    const unknown = (await queries.run('SELECT * FROM no_such_table_xyz', ctx).catch((x: unknown) => x)) as ClickHouseQueryError;
+    expect(unknown.code).toBe(60);
+    expect(unknown.message).toContain('no_such_table_xyz');
+  });
+
+  it('runs DDL and INSERT as commands, and tables persist in the data dir', async () => {
+    const created = await queries.run('CREATE TABLE t_cmd (a UInt32, b String) ENGINE = MergeTree ORDER BY a', ctx);
+    expect(created).toMatchObject({ kind: 'command', keyword: 'CREATE' });
+    await queries.run("INSERT INTO t_cmd VALUES (1, 'x'), (2, 'y')", ctx);
+    const rows = await engine.json<{ c: string }>('SELECT count() AS c FROM t_cmd');
+    expect(Number(rows[0]!.c)).toBe(2);
+  });
+
+  it('cancels a running query through its signal', async () => {
+    const controller = new AbortController();
+    const running = queries.run('SELECT number, sleepEachRow(0.01) FROM numbers(100000) SETTINGS max_block_size = 10', { ...ctx, signal: controller.signal });
+    setTimeout(() => controller.abort(), 300);
+    await expect(running).rejects.toBeInstanceOf(QueryCancelledError);
+    const next = await queries.run('SELECT 2 AS two', ctx);
+    expect(next.kind).toBe('rows');
+  });
+
+  it('records every query in the history with status, rows and user', async () => {
+    const { queries: list } = await history.list({ limit: 100, offset: 0 });
+    const statuses = new Set(list.map((q) => q.status));
+    expect(statuses).toEqual(new Set(['ok', 'error', 'cancelled']));
+    const syntax = list.find((q) => q.query === 'SELEC 1')!;
+    expect(syntax).toMatchObject({ user: 'tester', status: 'error', source: 'kernel' });
+    expect(syntax.error).toContain('SYNTAX_ERROR');
+    const searched = await history.list({ limit: 10, offset: 0, search: 't_cmd', status: 'ok' });
+    expect(searched.total).toBe(2);
+  });
+});
