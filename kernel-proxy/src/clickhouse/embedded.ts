@@ -19,6 +19,7 @@ export class EmbeddedEngine implements ClickHouseEngine {
   private readonly client: ClickHouseClient;
   private readonly streamTurn = new Mutex();
   private readonly running = new Map<string, { cancel(): void }>();
+  private readonly killed = new Set<string>();
 
   constructor(
     readonly dataDir: string,
@@ -53,12 +54,15 @@ export class EmbeddedEngine implements ClickHouseEngine {
           const reader = RecordBatchReader.from(chunk.raw());
           for (const batch of reader) yield batch;
         }
+        if (options.signal?.aborted || this.killed.delete(queryId)) throw new QueryCancelledError();
       } catch (error) {
+        if (error instanceof QueryCancelledError) throw error;
         if (options.signal?.aborted) throw new QueryCancelledError();
         throw toClickHouseError(error);
       } finally {
         stream.cancel();
         this.running.delete(queryId);
+        this.killed.delete(queryId);
       }
     } finally {
       release();
@@ -103,8 +107,10 @@ export class EmbeddedEngine implements ClickHouseEngine {
   }
 
   async kill(queryId: string): Promise<void> {
-    this.running.get(queryId)?.cancel();
-    this.running.delete(queryId);
+    const stream = this.running.get(queryId);
+    if (!stream) return;
+    this.killed.add(queryId);
+    stream.cancel();
   }
 
   async ping(): Promise<PingResult> {
