@@ -1,4 +1,4 @@
-import type { Table } from 'apache-arrow';
+import { DataType, type Table } from 'apache-arrow';
 
 function jsonValue(value: unknown): unknown {
   if (value === null || value === undefined) return null;
@@ -18,10 +18,15 @@ function jsonValue(value: unknown): unknown {
 export function tableRowsAsJson(table: Table): Record<string, unknown>[] {
   const fields = table.schema.fields;
   const columns = fields.map((_, i) => table.getChildAt(i)!);
+  const convert = fields.map((f) => {
+    if (DataType.isTimestamp(f.type)) return (v: unknown) => (v === null ? null : new Date(Number(v)).toISOString());
+    if (DataType.isDate(f.type)) return (v: unknown) => (v === null ? null : new Date(Number(v)).toISOString().slice(0, 10));
+    return jsonValue;
+  });
   const rows: Record<string, unknown>[] = [];
   for (let r = 0; r < table.numRows; r++) {
     const row: Record<string, unknown> = {};
-    fields.forEach((f, i) => (row[f.name] = jsonValue(columns[i]!.get(r))));
+    fields.forEach((f, i) => (row[f.name] = convert[i]!(columns[i]!.get(r))));
     rows.push(row);
   }
   return rows;

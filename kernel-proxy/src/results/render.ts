@@ -1,4 +1,4 @@
-import type { Table } from 'apache-arrow';
+import { DataType, type Field, type Table } from 'apache-arrow';
 
 const HTML_ROWS = 100;
 const TEXT_ROWS = 50;
@@ -23,6 +23,29 @@ export function formatValue(value: unknown): string {
     return JSON.stringify(json, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
   }
   return String(value);
+}
+
+const zoneFormats = new Map<string, Intl.DateTimeFormat>();
+
+function inZone(ms: number, timezone: string | null | undefined): string {
+  const zone = timezone || 'UTC';
+  let format = zoneFormats.get(zone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('sv-SE', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+    zoneFormats.set(zone, format);
+  }
+  const fraction = ms % 1000 === 0 ? '' : `.${String(Math.floor(((ms % 1000) + 1000) % 1000)).padStart(3, '0')}`;
+  return `${format.format(new Date(ms))}${fraction}`;
+}
+
+/** Formats a column's values by its Arrow type: timestamps in their zone, dates as dates. */
+export function columnFormatter(field: Field): (value: unknown) => string {
+  if (DataType.isTimestamp(field.type)) {
+    const timezone = (field.type as { timezone?: string | null }).timezone;
+    return (v) => (v === null || v === undefined ? 'NULL' : inZone(Number(v), timezone));
+  }
+  if (DataType.isDate(field.type)) return (v) => (v === null || v === undefined ? 'NULL' : new Date(Number(v)).toISOString().slice(0, 10));
+  return formatValue;
 }
 
 function clip(text: string): string {
@@ -64,11 +87,12 @@ export function renderHtml(table: Table, summary: ResultSummary): string {
     .join('');
   const rows: string[] = [];
   const columns = fields.map((_, i) => table.getChildAt(i)!);
+  const formatters = fields.map(columnFormatter);
   const shown = Math.min(table.numRows, HTML_ROWS);
   for (let r = 0; r < shown; r++) {
-    const cells = columns.map((c) => {
+    const cells = columns.map((c, i) => {
       const v = c.get(r);
-      return v === null || v === undefined ? '<td><i>NULL</i></td>' : `<td>${escapeHtml(clip(formatValue(v)))}</td>`;
+      return v === null || v === undefined ? '<td><i>NULL</i></td>' : `<td>${escapeHtml(clip(formatters[i]!(v)))}</td>`;
     });
     rows.push(`<tr>${cells.join('')}</tr>`);
   }
@@ -79,9 +103,10 @@ export function renderHtml(table: Table, summary: ResultSummary): string {
 export function renderText(table: Table, summary: ResultSummary): string {
   const fields = table.schema.fields;
   const columns = fields.map((_, i) => table.getChildAt(i)!);
+  const formatters = fields.map(columnFormatter);
   const shown = Math.min(table.numRows, TEXT_ROWS);
   const grid: string[][] = [fields.map((f) => f.name)];
-  for (let r = 0; r < shown; r++) grid.push(columns.map((c) => clip(formatValue(c.get(r))).replace(/\n/g, '\\n')));
+  for (let r = 0; r < shown; r++) grid.push(columns.map((c, i) => clip(formatters[i]!(c.get(r))).replace(/\n/g, '\\n')));
   const widths = fields.map((_, i) => Math.max(...grid.map((row) => row[i]!.length)));
   const line = (row: string[]) => row.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ');
   const out = [line(grid[0]!), widths.map((w) => '-'.repeat(w)).join('-+-'), ...grid.slice(1).map(line)];

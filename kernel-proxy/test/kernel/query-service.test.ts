@@ -87,3 +87,22 @@ describe('QueryService on embedded chDB', () => {
     expect(searched.total).toBe(2);
   });
 });
+
+describe('text and HTML fallbacks', () => {
+  it('show timestamps in their zone, NULL as NULL, and escape HTML', async () => {
+    const { renderHtml, renderText } = await import('../../src/results/render.js');
+    const outcome = await queries.run(
+      "SELECT toDateTime('2024-01-02 03:04:05', 'Asia/Tokyo') AS t, CAST(NULL AS Nullable(String)) AS n, '<b>x</b>' AS h, toDate('2024-02-29') AS d",
+      ctx,
+    );
+    if (outcome.kind !== 'rows') throw new Error('expected rows');
+    const summary = { rows: 1, shownRows: 1, truncated: false, elapsedMs: 1, bytes: 10, rowCap: 10 };
+    const text = renderText(outcome.table, summary);
+    expect(text).toContain('2024-01-02 03:04:05');
+    expect(text).toContain('NULL');
+    expect(text).toContain('2024-02-29');
+    const html = renderHtml(outcome.table, summary);
+    expect(html).toContain('&#60;b&#62;x&#60;/b&#62;');
+    expect(html).toContain("DateTime(&#39;Asia/Tokyo&#39;)");
+  });
+});

@@ -1,0 +1,75 @@
+import path from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import websocket from '@fastify/websocket';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { createEngine } from './clickhouse/create-engine.js';
+import type { ClickHouseEngine } from './clickhouse/engine.js';
+import { QueryHistory } from './clickhouse/history.js';
+import { QueryService } from './clickhouse/query-service.js';
+import { ClickHouseKernelManager } from './kernel/manager.js';
+import { chooseProtocol, kernelChannelsPlugin } from './kernel/channels.js';
+import { authPlugin } from './jupyter/auth.js';
+import { contentsPlugin } from './jupyter/contents.js';
+import { kernelspecsPlugin } from './jupyter/kernelspecs.js';
+import { kernelsPlugin } from './jupyter/kernels.js';
+import { sessionsPlugin } from './jupyter/sessions.js';
+import { labPlugin } from './jupyter/lab.js';
+import { miscPlugin } from './jupyter/misc.js';
+import { queryApiPlugin } from './api/query.js';
+
+export interface ChlabServices {
+  config: Config;
+  engine: ClickHouseEngine;
+  queries: QueryService;
+  history: QueryHistory;
+  kernels: ClickHouseKernelManager;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    chlab: ChlabServices;
+  }
+}
+
+export interface BuildOptions {
+  config: Config;
+  logger: Logger;
+  /** Reuse an engine (tests share one chDB per process). */
+  engine?: ClickHouseEngine;
+}
+
+/** Assembles the proxy from its plugins. */
+export async function buildServer({ config, logger, engine: given }: BuildOptions): Promise<{ app: FastifyInstance }> {
+  const engine = given ?? createEngine(config);
+  const history = new QueryHistory(engine, logger);
+  const queries = new QueryService(engine, history, config.limits);
+  const kernels = new ClickHouseKernelManager(queries, logger);
+
+  const app = Fastify({ loggerInstance: logger, bodyLimit: config.limits.maxMessageBytes, disableRequestLogging: true });
+  app.decorate('chlab', { config, engine, queries, history, kernels });
+
+  await app.register(websocket, {
+    options: { maxPayload: config.limits.maxMessageBytes, handleProtocols: (protocols: Set<string>) => chooseProtocol(protocols) },
+  });
+  await app.register(authPlugin, { token: config.token });
+  await app.register(contentsPlugin, { root: config.notebookDir });
+  await app.register(kernelspecsPlugin, {});
+  await app.register(kernelsPlugin, { kernelManager: kernels });
+  await app.register(sessionsPlugin, { kernelManager: kernels });
+  await app.register(kernelChannelsPlugin, { kernels });
+  await app.register(miscPlugin, {});
+  await app.register(labPlugin, {
+    staticDir: config.staticDir,
+    userSettingsDir: path.join(config.dataDir, 'user-settings'),
+    workspacesDir: path.join(config.dataDir, 'workspaces'),
+    token: config.token,
+  });
+  await app.register(queryApiPlugin, { queries, history, config });
+
+  app.addHook('onClose', async () => {
+    await kernels.shutdownAll();
+    if (!given) await engine.close();
+  });
+  return { app };
+}
