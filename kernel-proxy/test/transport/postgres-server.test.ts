@@ -2,14 +2,17 @@
 // through npm `pg`: password auth over TCP, the url form, a table.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sharedPostgres } from '../../../tests/support/services.js';
+import { sharedPostgres, hasSharedPostgres } from '../../../tests/support/services.js';
 
-describe('shared PostgreSQL test cluster', () => {
-  const info = sharedPostgres();
+if (!hasSharedPostgres()) it.skip('shared PostgreSQL: skipped, CHLAB_TEST_SERVICES=none', () => undefined);
+
+describe.skipIf(!hasSharedPostgres())('shared PostgreSQL test cluster', () => {
+  let info: ReturnType<typeof sharedPostgres>;
   let client: pg.Client;
   const schema = `t_smoke_${process.pid}`;
 
   beforeAll(async () => {
+    info = sharedPostgres();
     client = new pg.Client({ host: info.host, port: info.port, user: info.user, password: info.password, database: info.database });
     await client.connect();
   });
