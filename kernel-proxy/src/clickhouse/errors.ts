@@ -18,6 +18,8 @@ export class ClickHouseQueryError extends Error {
 
 const CODE_PATTERN = /Code:\s*(\d+)\.\s*(?:DB::Exception:\s*)?/g;
 const TYPE_SUFFIX = /\s*\(([A-Z][A-Z0-9_]+)\)(?:\s*\(version [^)]*\))?\.?\s*$/;
+/** ClickHouse before 19.x: "Code: 193, e.displayText() = DB::Exception: MSG, e.what() = DB::Exception". */
+const LEGACY_FORMAT = /Code:\s*\d+,\s*e\.displayText\(\)\s*=\s*(?:DB::Exception:\s*)?([\s\S]*?)(?:,\s*e\.what\(\)\s*=\s*[\w:]+)?\s*$/;
 const QUERY_ECHO = /:?\s*\(in query: [\s\S]*?\)(?=\.?\s*\(|\.?\s*$)/;
 
 /** Normalizes errors from @clickhouse/client, chDB and the network into ClickHouseQueryError. */
@@ -33,7 +35,8 @@ export function toClickHouseError(error: unknown): ClickHouseQueryError {
   if (code === undefined && codeMatch) code = Number(codeMatch[1]);
 
   let type = typeof anyError.type === 'string' ? anyError.type : undefined;
-  let message = raw.replace(CODE_PATTERN, '');
+  const legacy = LEGACY_FORMAT.exec(raw);
+  let message = legacy ? legacy[1]! : raw.replace(CODE_PATTERN, '');
   const typeMatch = TYPE_SUFFIX.exec(message);
   if (typeMatch) {
     type ??= typeMatch[1];

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { RecordBatchReader, type RecordBatch } from 'apache-arrow';
 import type { ClickHouseHttpConfig } from '../config.js';
 import type { ClickHouseEngine, CommandSummary, PingResult, QueryOptions, Settings } from './engine.js';
@@ -27,6 +27,7 @@ export class HttpEngine implements ClickHouseEngine {
       database: config.database,
       request_timeout: 24 * 3600 * 1000,
       application: 'chlab',
+      log: { level: ClickHouseLogLevel.OFF },
     });
     const url = new URL(config.url);
     this.description = `ClickHouse at ${url.protocol}//${url.host}`;
