@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['kernel-proxy/test/**/*.test.ts', 'tests/**/*.test.ts'],
+    include: ['kernel-proxy/test/**/*.test.ts', 'extension/test/**/*.test.ts', 'tests/**/*.test.ts'],
     // chDB allows one data directory per process: each test file gets its own process.
     pool: 'forks',
     maxWorkers: 2,

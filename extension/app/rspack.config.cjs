@@ -1,0 +1,104 @@
+// Builds the standalone JupyterLab bundle into build/, following JupyterLab's examples/app:
+//   build/bundle.js (+ chunks)           served at /static/lab/
+//   build/schemas/<package>/<plugin>.json settings schemas
+//   build/themes/<package>/index.css      theme CSS
+//   build/style.js                        generated CSS imports (input to the bundle)
+const fs = require('node:fs');
+const path = require('node:path');
+const rspack = require('@rspack/core');
+const { Build } = require('@jupyter/builder');
+const miniSVGDataURI = require('mini-svg-data-uri');
+
+const data = require('./package.json');
+
+const buildDir = path.resolve(__dirname, 'build');
+const { extensions, mimeExtensions } = data.jupyterlab;
+const packageNames = [...new Set([...extensions, ...mimeExtensions])];
+
+// index.js imports every plugin package explicitly (imports must be static);
+// fail early if it and package.json drift apart.
+const entrySource = fs.readFileSync(path.join(__dirname, 'index.js'), 'utf8');
+const missing = packageNames.filter(name => !entrySource.includes(`import('${name}`));
+if (missing.length > 0) {
+  throw new Error(`index.js does not import: ${missing.join(', ')}`);
+}
+
+// Copies schemas, builds theme CSS and writes build/style.js.
+const themeConfigs = Build.ensureAssets({ packageNames, output: buildDir });
+
+// Output cleaning must spare what ensureAssets wrote (paths arrive absolute).
+const keepEnsuredAssets = file => {
+  const relative = path.relative(buildDir, file).split(path.sep).join('/');
+  return relative === '' || /^(schemas|themes)(\/|$)|^style\.js$/.test(relative);
+};
+
+const svgAsDataUri = {
+  dataUrl: {
+    content: content => miniSVGDataURI(content.content),
+    mimetype: 'image/svg+xml'
+  }
+};
+
+const bundleConfig = {
+  name: 'lab',
+  mode: 'production',
+  devtool: false,
+  entry: ['./index.js'],
+  context: __dirname,
+  output: {
+    path: buildDir,
+    filename: 'bundle.js',
+    chunkFilename: '[id].[contenthash:8].js',
+    assetModuleFilename: 'assets/[hash][ext][query]',
+    // Remove chunks of earlier builds, keep what ensureAssets wrote.
+    clean: { keep: keepEnsuredAssets }
+  },
+  bail: true,
+  resolve: {
+    alias: {
+      // Only reachable through @jupyterlab/mermaid's renderer, which this app
+      // does not load (markedparser-extension only takes its optional token).
+      // Leaving these out saves most of the build time and megabytes of chunks.
+      mermaid: false,
+      '@mermaid-js/layout-elk': false
+    }
+  },
+  module: {
+    rules: [
+      // JupyterLab packages are ESM with extensionless imports.
+      { test: /\.m?js$/, resolve: { fullySpecified: false } },
+      { test: /\.raw\.css$/, type: 'asset/source' },
+      { test: /(?<!\.raw)\.css$/, use: ['style-loader', 'css-loader'] },
+      { test: /\.html$/, type: 'asset/resource' },
+      { test: /\.md$/, type: 'asset/source' },
+      { test: /\.(jpg|png|gif)$/, type: 'asset/resource' },
+      { test: /\.js\.map$/, type: 'asset/resource' },
+      { test: /\.(woff2?|ttf)(\?v=\d+\.\d+\.\d+)?$/, type: 'asset' },
+      { test: /\.eot(\?v=\d+\.\d+\.\d+)?$/, type: 'asset/resource' },
+      {
+        // In CSS, SVGs become data URIs.
+        test: /\.svg(\?v=\d+\.\d+\.\d+)?$/,
+        issuer: /\.css$/,
+        type: 'asset/inline',
+        generator: svgAsDataUri
+      },
+      {
+        // In JavaScript, SVGs are imported as strings (LabIcon svgstr).
+        test: /\.svg(\?v=\d+\.\d+\.\d+)?$/,
+        issuer: /\.m?js$/,
+        type: 'asset/source'
+      }
+    ]
+  },
+  plugins: [
+    new rspack.DefinePlugin({
+      // Some dependencies call process.cwd() / read process.env (path polyfill).
+      'process.env': '{}',
+      'process.cwd': '(() => "/")'
+    })
+  ],
+  performance: { hints: false },
+  stats: 'errors-warnings'
+};
+
+module.exports = [bundleConfig, ...themeConfigs];
