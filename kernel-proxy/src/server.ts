@@ -1,5 +1,6 @@
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
@@ -41,12 +42,13 @@ export interface BuildOptions {
 
 /** Assembles the proxy from its plugins. */
 export async function buildServer({ config, logger, engine: given }: BuildOptions): Promise<{ app: FastifyInstance }> {
+  await mkdir(config.notebookDir, { recursive: true });
   const engine = given ?? createEngine(config);
   const history = new QueryHistory(engine, logger);
   const queries = new QueryService(engine, history, config.limits);
   const kernels = new ClickHouseKernelManager(queries, logger);
 
-  const app = Fastify({ loggerInstance: logger, bodyLimit: config.limits.maxMessageBytes, disableRequestLogging: true });
+  const app: FastifyInstance = Fastify({ loggerInstance: logger as FastifyBaseLogger, bodyLimit: config.limits.maxMessageBytes, disableRequestLogging: true });
   app.decorate('chlab', { config, engine, queries, history, kernels });
 
   await app.register(websocket, {

@@ -1,0 +1,104 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tableFromIPC } from 'apache-arrow';
+import WebSocket from 'ws';
+import type { FastifyInstance } from 'fastify';
+import { buildServer } from '../../src/server.js';
+import { ARROW_MIME } from '../../src/kernel/spec.js';
+import { PlainJupyterClient } from '../support/jupyter-client.js';
+import { silentLogger, testConfig } from '../support/engine.js';
+
+const config = testConfig();
+let app: FastifyInstance;
+let baseUrl: string;
+const auth = { Authorization: `token ${config.token}` };
+
+beforeAll(async () => {
+  ({ app } = await buildServer({ config, logger: silentLogger }));
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+});
+afterAll(() => app.close());
+
+async function startSession(): Promise<string> {
+  const response = await fetch(`${baseUrl}/api/sessions`, {
+    method: 'POST',
+    headers: { ...auth, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ path: 'plain.ipynb', name: 'plain.ipynb', type: 'notebook', kernel: { name: 'clickhouse' } }),
+  });
+  expect(response.status).toBe(201);
+  const session = (await response.json()) as { kernel: { id: string; name: string } };
+  expect(session.kernel.name).toBe('clickhouse');
+  return session.kernel.id;
+}
+
+describe('a plain Jupyter client (REST + WebSocket, no JupyterLab)', () => {
+  it('starts a session on kernel clickhouse and decodes 10 Arrow rows (JSON frames)', async () => {
+    const kernelId = await startSession();
+    const client = await PlainJupyterClient.connect(baseUrl, config.token, kernelId, 'json');
+    expect(client.negotiatedProtocol).toBe('');
+    const { reply, iopub } = await client.execute('SELECT number AS n, toString(number) AS s FROM numbers(10)');
+    expect(reply.content.status).toBe('ok');
+    const display = iopub.find((m) => m.header.msg_type === 'display_data')!;
+    const table = tableFromIPC(Buffer.from(display.content.data[ARROW_MIME], 'base64'));
+    expect(table.numRows).toBe(10);
+    expect(table.getChild('s')!.toArray()).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    expect(table.getChild('n')!.get(9)).toBe(9n);
+    client.close();
+  });
+
+  it('gets an error reply for SELEC 1', async () => {
+    const client = await PlainJupyterClient.connect(baseUrl, config.token, await startSession(), 'json');
+    const { reply, iopub } = await client.execute('SELEC 1');
+    expect(reply.content).toMatchObject({ status: 'error', ename: 'SYNTAX_ERROR' });
+    expect(iopub.some((m) => m.header.msg_type === 'error')).toBe(true);
+    client.close();
+  });
+
+  it('speaks v1.kernel.websocket.jupyter.org when offered', async () => {
+    const client = await PlainJupyterClient.connect(baseUrl, config.token, await startSession(), 'v1');
+    expect(client.negotiatedProtocol).toBe('v1.kernel.websocket.jupyter.org');
+    const { reply } = await client.request('shell', 'kernel_info_request', {});
+    expect(reply.content.language_info.name).toBe('sql');
+    const { iopub } = await client.execute('SELECT 1 AS one');
+    expect(iopub.some((m) => m.header.msg_type === 'display_data')).toBe(true);
+    client.close();
+  });
+
+  it('answers malformed frames with a clear error and keeps the connection', async () => {
+    const client = await PlainJupyterClient.connect(baseUrl, config.token, await startSession(), 'json');
+    client.sendRaw('not json at all');
+    const notJson = await client.waitFor((m) => m.header.msg_type === 'error' && m.content.ename === 'InvalidMessage');
+    expect(notJson.content.evalue).toContain('JSON');
+    client.sendRaw(JSON.stringify({ channel: 'shell', header: { msg_type: 'execute_request' }, content: {} }));
+    await client.waitFor((m) => m.content.ename === 'InvalidMessage' && String(m.content.evalue).includes('msg_id'));
+    client.sendRaw(Buffer.from([0, 0, 0, 9, 1, 2]));
+    await client.waitFor((m) => m.content.ename === 'InvalidMessage' && String(m.content.evalue).includes('offset'));
+    const { reply } = await client.execute('SELECT 1');
+    expect(reply.content.status).toBe('ok');
+    client.close();
+  });
+
+  it('refuses requests and WebSockets without the token', async () => {
+    expect((await fetch(`${baseUrl}/api/kernels`)).status).toBe(401);
+    expect((await fetch(`${baseUrl}/api/sessions`, { headers: { Authorization: 'token wrong-token-value' } })).status).toBe(401);
+    expect((await fetch(`${baseUrl}/api/query/execute`, { method: 'POST', body: '{"query":"SELECT 1"}', headers: { 'Content-Type': 'application/json' } })).status).toBe(401);
+    const kernelId = await startSession();
+    const refused = await new Promise<number>((resolve) => {
+      const socket = new WebSocket(`${baseUrl.replace('http', 'ws')}/api/kernels/${kernelId}/channels`);
+      socket.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      socket.on('open', () => resolve(101));
+      socket.on('error', () => undefined);
+    });
+    expect([401, 403]).toContain(refused);
+  });
+
+  it('lists the clickhouse kernelspec and the running kernels', async () => {
+    const specs = await (await fetch(`${baseUrl}/api/kernelspecs`, { headers: auth })).json();
+    expect(specs.default).toBe('clickhouse');
+    expect(specs.kernelspecs.clickhouse.spec.language).toBe('sql');
+    const kernels = (await (await fetch(`${baseUrl}/api/kernels`, { headers: auth })).json()) as { name: string }[];
+    expect(kernels.length).toBeGreaterThan(0);
+    expect(kernels.every((k) => k.name === 'clickhouse')).toBe(true);
+  });
+});
