@@ -60,7 +60,12 @@ window.addEventListener('load', async () => {
   const lab = new JupyterLab({
     mimeExtensions: await Promise.all(mimeExtensions)
   });
-  lab.registerPluginModules(await Promise.all(extensions));
+  // Plugins listed in page config's disabledExtensions are left out, as in JupyterLab's own app.
+  const enabled = (await Promise.all(extensions)).map((module) => {
+    const plugins = Array.isArray(module.default ?? module) ? (module.default ?? module) : [module.default ?? module];
+    return plugins.filter((plugin) => !PageConfig.Extension.isDisabled(plugin.id));
+  });
+  lab.registerPluginModules(enabled);
   // As in JupyterLab's own app: page config can expose the app for tests and debugging.
   if (PageConfig.getOption('exposeAppInBrowser').toLowerCase() === 'true') {
     window.jupyterapp = lab;

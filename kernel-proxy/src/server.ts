@@ -43,24 +43,28 @@ export interface BuildOptions {
 /** Assembles the proxy from its plugins. */
 export async function buildServer({ config, logger, engine: given }: BuildOptions): Promise<{ app: FastifyInstance }> {
   await mkdir(config.notebookDir, { recursive: true });
+  await mkdir(config.dataDir, { recursive: true });
   const engine = given ?? createEngine(config);
   const history = new QueryHistory(engine, logger);
   const queries = new QueryService(engine, history, config.limits);
   const kernels = new ClickHouseKernelManager(queries, logger);
 
-  const app: FastifyInstance = Fastify({ loggerInstance: logger as FastifyBaseLogger, bodyLimit: config.limits.maxMessageBytes, disableRequestLogging: true });
+  const app: FastifyInstance = Fastify({ loggerInstance: logger as FastifyBaseLogger, bodyLimit: config.limits.maxMessageBytes });
   app.decorate('chlab', { config, engine, queries, history, kernels });
 
   await app.register(websocket, {
     options: { maxPayload: config.limits.maxMessageBytes, handleProtocols: (protocols: Set<string>) => chooseProtocol(protocols) },
   });
   await app.register(authPlugin, { token: config.token });
-  await app.register(contentsPlugin, { root: config.notebookDir });
+  await app.register(contentsPlugin, {
+    root: config.notebookDir,
+    notary: { secretFile: path.join(config.dataDir, 'notebook_secret'), store: path.join(config.dataDir, 'nbsignatures.json') },
+  });
   await app.register(kernelspecsPlugin, {});
   await app.register(kernelsPlugin, { kernelManager: kernels });
   await app.register(sessionsPlugin, { kernelManager: kernels });
   await app.register(kernelChannelsPlugin, { kernels });
-  await app.register(miscPlugin, {});
+  await app.register(miscPlugin, { kernelManager: kernels, configDir: path.join(config.dataDir, 'config') });
   await app.register(labPlugin, {
     staticDir: config.staticDir,
     userSettingsDir: path.join(config.dataDir, 'user-settings'),

@@ -39,6 +39,21 @@ function userOf(request: FastifyRequest): string {
 
 /** REST for scripts: /api/query/execute, /api/query/health, /api/query/history (SPEC §4). */
 export const queryApiPlugin: FastifyPluginAsync<QueryApiOptions> = async (app, { queries, history, config }) => {
+  // Scripts (curl -d …) and JupyterLab alike send JSON under other content types: read every body as JSON.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
+    if (typeof body !== 'string' || body.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(body));
+    } catch {
+      done(Object.assign(new Error('body: not valid JSON'), { statusCode: 400 }), undefined);
+    }
+  });
+  app.setErrorHandler((error: { statusCode?: number; message: string }, _request, reply) => {
+    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    if (status === 500) app.log.error({ err: error }, 'query API failed');
+    return reply.code(status).send({ success: false, error: { message: status === 500 ? 'Internal error' : error.message } });
+  });
   app.post('/api/query/execute', async (request, reply) => {
     const body = ExecuteBody.safeParse(request.body);
     if (!body.success) return reply.code(400).send({ success: false, error: { message: zodMessage(body.error) } });

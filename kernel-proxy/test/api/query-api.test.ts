@@ -83,3 +83,15 @@ describe('REST /api/query', () => {
     expect(body.postgres).toMatchObject({ configured: false });
   });
 });
+
+describe('REST /api/query body handling', () => {
+  it('reads JSON sent as text/plain or form content type (curl -d), and rejects invalid JSON clearly', async () => {
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded']) {
+      const response = await app.inject({ method: 'POST', url: '/api/query/execute', headers: { 'content-type': type }, payload: '{"query":"SELECT 1 AS one"}' });
+      expect(response.json()).toMatchObject({ success: true, data: [{ one: 1 }] });
+    }
+    const broken = await app.inject({ method: 'POST', url: '/api/query/execute', headers: { 'content-type': 'application/json' }, payload: '{"query":' });
+    expect(broken.statusCode).toBe(400);
+    expect(broken.json()).toMatchObject({ success: false, error: { message: 'body: not valid JSON' } });
+  });
+});

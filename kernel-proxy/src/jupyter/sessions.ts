@@ -1,0 +1,199 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
+import { UnknownKernelError, type KernelManager, type KernelModel } from '../kernel/types.js';
+import { badRequest, notFound, parseInput, useJupyterApi } from './http.js';
+import { KernelId, startKernel } from './kernels.js';
+
+export interface SessionsPluginOptions {
+  kernelManager: KernelManager;
+}
+
+export interface SessionModel {
+  id: string;
+  path: string;
+  name: string;
+  type: string;
+  kernel: KernelModel;
+  notebook?: { path: string; name: string };
+}
+
+interface SessionRecord {
+  id: string;
+  path: string;
+  name: string;
+  type: string;
+  kernelId: string;
+}
+
+const KernelRef = z.object({
+  id: KernelId.nullable().optional(),
+  name: z.string().min(1).max(128).nullable().optional(),
+});
+
+const LegacyNotebook = z.object({ path: z.string().max(4096).optional(), name: z.string().max(4096).optional() });
+
+const CreateBody = z.object(
+  {
+    path: z.string({ error: 'Missing field in JSON data: path' }).max(4096),
+    type: z.string({ error: 'Missing field in JSON data: type' }).min(1).max(64),
+    name: z.string().max(4096).nullable().optional(),
+    kernel: KernelRef.nullable().optional(),
+  },
+  { error: 'No JSON data provided' },
+);
+
+const UpdateBody = z.object(
+  {
+    path: z.string().max(4096).optional(),
+    name: z.string().max(4096).optional(),
+    type: z.string().min(1).max(64).optional(),
+    kernel: KernelRef.optional(),
+  },
+  { error: 'No JSON data provided' },
+);
+
+const SessionParams = z.object({ session_id: z.string().regex(/^[\w-]{1,128}$/, 'invalid session id') });
+
+function upgradeLegacy(body: unknown): unknown {
+  if (typeof body !== 'object' || body === null || !('notebook' in body)) return body;
+  const notebook = LegacyNotebook.safeParse((body as { notebook: unknown }).notebook);
+  if (!notebook.success) return body;
+  const path = notebook.data.path ?? notebook.data.name;
+  return path === undefined ? body : { ...body, path, type: 'notebook' };
+}
+
+export class SessionStore {
+  private readonly sessions = new Map<string, SessionRecord>();
+  private readonly pending = new Map<string, Promise<SessionModel>>();
+
+  constructor(
+    private readonly kernels: KernelManager,
+    private readonly log?: FastifyBaseLogger,
+  ) {}
+
+  private toModel(record: SessionRecord): SessionModel | undefined {
+    const kernel = this.kernels.get(record.kernelId);
+    if (!kernel) {
+      this.sessions.delete(record.id);
+      this.log?.info({ session: record.id, kernel: record.kernelId }, 'dropping session whose kernel is gone');
+      return undefined;
+    }
+    const model: SessionModel = { id: record.id, path: record.path, name: record.name, type: record.type, kernel };
+    if (record.type === 'notebook') model.notebook = { path: record.path, name: record.name };
+    return model;
+  }
+
+  list(): SessionModel[] {
+    return [...this.sessions.values()].flatMap((record) => this.toModel(record) ?? []);
+  }
+
+  get(id: string): SessionModel {
+    const record = this.sessions.get(id);
+    const model = record && this.toModel(record);
+    if (!model) throw notFound(`Session not found: ${id}`);
+    return model;
+  }
+
+  private findByPath(path: string): SessionModel | undefined {
+    for (const record of this.sessions.values()) {
+      if (record.path === path) {
+        const model = this.toModel(record);
+        if (model) return model;
+      }
+    }
+    return undefined;
+  }
+
+  async create(input: z.output<typeof CreateBody>): Promise<SessionModel> {
+    const existing = this.findByPath(input.path);
+    if (existing) return existing;
+    const inFlight = this.pending.get(input.path);
+    if (inFlight) return inFlight;
+    const work = (async () => {
+      const reuse = input.kernel?.id ? this.kernels.get(input.kernel.id) : undefined;
+      const kernel = reuse ?? (await startKernel(this.kernels, input.kernel?.name ?? undefined));
+      const record: SessionRecord = {
+        id: randomUUID(),
+        path: input.path,
+        name: input.name ?? '',
+        type: input.type,
+        kernelId: kernel.id,
+      };
+      this.sessions.set(record.id, record);
+      return this.get(record.id);
+    })();
+    this.pending.set(input.path, work);
+    try {
+      return await work;
+    } finally {
+      this.pending.delete(input.path);
+    }
+  }
+
+  async update(id: string, changes: z.output<typeof UpdateBody>): Promise<SessionModel> {
+    const before = this.get(id);
+    const record = this.sessions.get(id)!;
+    let kernelId = record.kernelId;
+    if (changes.kernel?.id) {
+      if (!this.kernels.get(changes.kernel.id)) throw badRequest(`No such kernel: ${changes.kernel.id}`);
+      kernelId = changes.kernel.id;
+    } else if (changes.kernel?.name) {
+      kernelId = (await startKernel(this.kernels, changes.kernel.name)).id;
+    }
+    const current = this.sessions.get(id);
+    if (!current) throw notFound(`Session not found: ${id}`);
+    if (changes.path !== undefined) current.path = changes.path;
+    if (changes.name !== undefined) current.name = changes.name;
+    if (changes.type !== undefined) current.type = changes.type;
+    current.kernelId = kernelId;
+    if (kernelId !== before.kernel.id) await this.releaseKernel(before.kernel.id);
+    return this.get(id);
+  }
+
+  async delete(id: string): Promise<void> {
+    const record = this.sessions.get(id);
+    if (!record) throw notFound(`Session not found: ${id}`);
+    this.sessions.delete(id);
+    await this.releaseKernel(record.kernelId);
+  }
+
+  private async releaseKernel(kernelId: string): Promise<void> {
+    for (const record of this.sessions.values()) if (record.kernelId === kernelId) return;
+    try {
+      await this.kernels.shutdown(kernelId);
+    } catch (err) {
+      if (!(err instanceof UnknownKernelError)) throw err;
+    }
+  }
+}
+
+export const sessionsPlugin: FastifyPluginAsync<SessionsPluginOptions> = async (app, options) => {
+  useJupyterApi(app);
+  const store = new SessionStore(options.kernelManager, app.log);
+
+  app.get('/api/sessions', async () => store.list());
+
+  app.post('/api/sessions', async (request, reply) => {
+    const body = parseInput(CreateBody, upgradeLegacy(request.body), 'body');
+    const model = await store.create(body);
+    return reply.code(201).header('location', `/api/sessions/${model.id}`).send(model);
+  });
+
+  app.get('/api/sessions/:session_id', async (request) => {
+    const { session_id } = parseInput(SessionParams, request.params, 'params');
+    return store.get(session_id);
+  });
+
+  app.patch('/api/sessions/:session_id', async (request) => {
+    const { session_id } = parseInput(SessionParams, request.params, 'params');
+    const body = parseInput(UpdateBody, upgradeLegacy(request.body), 'body');
+    return store.update(session_id, body);
+  });
+
+  app.delete('/api/sessions/:session_id', async (request, reply) => {
+    const { session_id } = parseInput(SessionParams, request.params, 'params');
+    await store.delete(session_id);
+    return reply.code(204).send();
+  });
+};
