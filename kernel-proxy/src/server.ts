@@ -9,6 +9,7 @@ import type { ClickHouseEngine } from './clickhouse/engine.js';
 import { QueryHistory } from './clickhouse/history.js';
 import { QueryService } from './clickhouse/query-service.js';
 import { ClickHouseKernelManager } from './kernel/manager.js';
+import type { CellMagic } from './kernel/cell-magic.js';
 import { chooseProtocol, kernelChannelsPlugin } from './kernel/channels.js';
 import { authPlugin } from './jupyter/auth.js';
 import { contentsPlugin } from './jupyter/contents.js';
@@ -47,7 +48,9 @@ export async function buildServer({ config, logger, engine: given }: BuildOption
   const engine = given ?? createEngine(config);
   const history = new QueryHistory(engine, logger);
   const queries = new QueryService(engine, history, config.limits);
-  const kernels = new ClickHouseKernelManager(queries, logger);
+  // Cell kinds beyond SQL (`%%migrate`, `%%s3`, …): each feature adds its CellMagic here.
+  const magics: CellMagic[] = [];
+  const kernels = new ClickHouseKernelManager(queries, logger, 'analyst', magics);
 
   const app: FastifyInstance = Fastify({ loggerInstance: logger as FastifyBaseLogger, bodyLimit: config.limits.maxMessageBytes });
   app.decorate('chlab', { config, engine, queries, history, kernels });

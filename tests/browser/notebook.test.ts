@@ -28,6 +28,64 @@ if (inCI && !bundle) throw new Error(`CI: no JupyterLab bundle in ${BUILD} (run 
 const skipReason = !chromium ? CHROMIUM_MISSING : !bundle ? `no JupyterLab bundle in ${BUILD}: run node scripts/ensure-build.mjs` : '';
 if (skipReason) it.skip(`notebook browser test: skipped, ${skipReason}`, () => undefined);
 
+/** What the page shows of one output. */
+type Output =
+  | { kind: 'table'; headers: { name: string; type: string }[]; rows: (string | null)[][]; summary: string }
+  | { kind: 'text' | 'error' | 'other'; text: string };
+
+interface NotebookState {
+  path: string;
+  kernel: string | undefined;
+  status: string | undefined;
+  dirty: boolean;
+  cells: { type: string; source: string; executionCount: number | null; prompt: string; outputs: Output[] }[];
+}
+
+/** The current notebook as the user sees it: kernel status, prompts and rendered outputs. */
+function notebookState(page: Page): Promise<NotebookState> {
+  return page.evaluate(() => {
+    const app = (window as unknown as { jupyterapp: any }).jupyterapp;
+    const panel = app.shell.currentWidget;
+    if (!panel?.content?.widgets) throw new Error(`the current widget is not a notebook: ${panel?.title?.label}`);
+    const cells = (panel.content.widgets as any[]).map((cell) => {
+      const node = cell.node as HTMLElement;
+      const outputs: Output[] = [...node.querySelectorAll('.jp-OutputArea-output')].map((out) => {
+        const arrow = out.querySelector('.chlab-ArrowResultRenderer');
+        if (arrow) {
+          const headers = [...arrow.querySelectorAll('thead th')].map((th) => ({
+            name: th.querySelector('.chlab-ResultTable-columnName')?.textContent ?? '',
+            type: th.querySelector('.chlab-ResultTable-columnType')?.textContent ?? '',
+          }));
+          const rows = [...arrow.querySelectorAll('tbody tr')].map((tr) =>
+            [...tr.querySelectorAll('td')].map((td) => (td.classList.contains('chlab-ResultTable-null') ? null : td.textContent ?? '')),
+          );
+          return { kind: 'table', headers, rows, summary: arrow.querySelector('.chlab-ArrowResult-summary')?.textContent ?? '' };
+        }
+        const mime = out.getAttribute('data-mime-type') ?? '';
+        const text = (out as HTMLElement).innerText ?? '';
+        if (mime === 'application/vnd.jupyter.stderr' || out.closest('.jp-OutputArea-child')?.querySelector('[data-mime-type="application/vnd.jupyter.stderr"]')) {
+          return { kind: 'error', text };
+        }
+        return { kind: mime === 'text/plain' ? 'text' : 'other', text: `${mime}: ${text}` };
+      });
+      return {
+        type: cell.model.type,
+        source: cell.model.sharedModel.getSource(),
+        executionCount: cell.model.type === 'code' ? (cell.model.executionCount ?? null) : null,
+        prompt: node.querySelector('.jp-InputPrompt')?.textContent ?? '',
+        outputs,
+      };
+    });
+    return {
+      path: panel.context.path,
+      kernel: panel.sessionContext.session?.kernel?.name,
+      status: panel.sessionContext.session?.kernel?.status,
+      dirty: panel.context.model.dirty,
+      cells,
+    };
+  });
+}
+
 describe.skipIf(!!skipReason)('a ClickHouse notebook in the real JupyterLab (headless Chromium, embedded chDB)', () => {
   let config: Config;
   let notebookDir: string;
@@ -37,13 +95,16 @@ describe.skipIf(!!skipReason)('a ClickHouse notebook in the real JupyterLab (hea
   let tab: TestPage;
   let page: Page;
 
+  const command = (id: string, args: Record<string, unknown> = {}) =>
+    page.evaluate(([id, args]) => (window as unknown as { jupyterapp: any }).jupyterapp.commands.execute(id, args).then(() => undefined), [id, args] as const);
+
   beforeAll(async () => {
     notebookDir = await mkdtemp(path.join(tmpdir(), 'chlab-notebooks-'));
     await cp(path.join(ROOT, 'notebooks'), notebookDir, { recursive: true });
     config = testConfig({ CHLAB_TOKEN: TOKEN, CHLAB_NOTEBOOK_DIR: notebookDir });
     ({ app } = await buildServer({ config, logger: silentLogger }));
     await app.listen({ host: '127.0.0.1', port: 0 });
-    base = `http://127.0.0.1:${(app.server!.address() as { port: number }).port}`;
+    base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
     browser = await launchBrowser({ viewport: { width: 1400, height: 900 } });
     await mkdir(SCREENSHOTS, { recursive: true });
   });
@@ -63,7 +124,26 @@ describe.skipIf(!!skipReason)('a ClickHouse notebook in the real JupyterLab (hea
     await started;
     await page.locator('.jp-DirListing-item[title^="Name: quickstart.ipynb"]').waitFor({ timeout: 60_000 });
     await page.locator('.jp-LauncherCard', { hasText: 'New ClickHouse notebook' }).waitFor({ timeout: 60_000 });
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'debug-start.png') });
-    console.log(await page.evaluate(() => document.querySelector('.jp-DirListing-item')?.outerHTML));
+  });
+
+  it('opens and runs the quickstart notebook', async () => {
+    await page.locator('.jp-DirListing-item[title^="Name: quickstart.ipynb"]').dblclick();
+    await expect.poll(async () => (await notebookState(page).catch(() => undefined))?.status, { timeout: 60_000 }).toBe('idle');
+    await page.click('.lm-MenuBar-itemLabel:text-is("Run")');
+    await page.click('.lm-Menu-itemLabel:text-is("Run All Cells")');
+    await expect
+      .poll(
+        async () => {
+          const s = await notebookState(page);
+          return s.status === 'idle' && s.cells.every((c) => c.type !== 'code' || c.executionCount !== null);
+        },
+        { timeout: 60_000 },
+      )
+      .toBe(true);
+    const state = await notebookState(page);
+    console.log(JSON.stringify(state, null, 1).slice(0, 8000));
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'debug-run.png') });
+    console.log(await page.evaluate(() => document.querySelector('.jp-NotebookPanel-toolbar')?.outerHTML));
+    console.log(tab.errors, tab.console.filter((c) => !c.startsWith('log')));
   });
 });

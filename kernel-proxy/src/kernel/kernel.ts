@@ -7,6 +7,7 @@ import type { QueryService } from '../clickhouse/query-service.js';
 import { splitStatements } from '../clickhouse/sql-split.js';
 import { SchemaCatalog, tokenAround, tokenBefore } from './catalog.js';
 import { outputFor } from './cell-output.js';
+import { CellError, parseMagic, type CellMagic } from './cell-magic.js';
 import {
   CommInfoRequestSchema,
   CompleteRequestSchema,
@@ -36,8 +37,6 @@ interface RunningExecution {
   queryId: string;
 }
 
-const MAGIC = /^\s*%%(\w+)/;
-
 /** The `clickhouse` kernel: one per notebook session, all sharing one QueryService. */
 export class ClickHouseKernel {
   readonly id = randomUUID();
@@ -57,7 +56,12 @@ export class ClickHouseKernel {
     private readonly catalog: SchemaCatalog,
     private readonly log: Logger,
     private readonly username: string,
-  ) {}
+    magics: readonly CellMagic[] = [],
+  ) {
+    this.magics = new Map(magics.map((m) => [m.name, m]));
+  }
+
+  private readonly magics: Map<string, CellMagic>;
 
   get model(): KernelModel {
     return {
@@ -212,8 +216,12 @@ export class ClickHouseKernel {
 
     let ok = true;
     try {
-      const magic = MAGIC.exec(request.code)?.[1];
-      if (magic) throw new CellError('UnsupportedCell', unsupportedMagic(magic));
+      const magic = parseMagic(request.code);
+      if (magic) {
+        await this.runMagic(magic, request, message, count);
+        this.reply(client, message, 'execute_reply', { status: 'ok', execution_count: count, payload: [], user_expressions: {} });
+        return true;
+      }
       for (const statement of splitStatements(request.code)) {
         const controller = new AbortController();
         const queryId = randomUUID();
@@ -248,6 +256,41 @@ export class ClickHouseKernel {
       this.setState('idle', message);
     }
     return ok;
+  }
+
+  private async runMagic(
+    magic: { name: string; args: string; body: string },
+    request: z.infer<typeof ExecuteRequestSchema>,
+    message: IncomingMessage,
+    count: number,
+  ): Promise<void> {
+    const handler = this.magics.get(magic.name);
+    if (!handler) throw new CellError('UnsupportedCell', unsupportedMagic(magic.name, [...this.magics.keys()]));
+    const controller = new AbortController();
+    this.running = { controller, queryId: '' };
+    try {
+      await handler.run({
+        ...magic,
+        code: request.code,
+        user: this.username,
+        executionCount: count,
+        silent: request.silent,
+        signal: controller.signal,
+        display: (bundle, displayId) => {
+          if (!request.silent) this.publish('display_data', { ...bundle, transient: displayId ? { display_id: displayId } : {} }, message);
+        },
+        update: (displayId, bundle) => {
+          if (!request.silent) this.publish('update_display_data', { ...bundle, transient: { display_id: displayId } }, message);
+        },
+        stream: (name, text) => {
+          if (!request.silent) this.publish('stream', { name, text }, message);
+        },
+      });
+      if (controller.signal.aborted) throw new QueryCancelledError();
+    } finally {
+      this.running = undefined;
+      this.catalog.invalidate();
+    }
   }
 
   private sendError(client: KernelClient, message: IncomingMessage, ename: string, evalue: string, count: number): void {
@@ -298,6 +341,7 @@ export class ClickHouseKernel {
     const running = this.running;
     if (!running) return;
     running.controller.abort();
+    if (!running.queryId) return;
     try {
       await this.queries.engine.kill(running.queryId);
     } catch (error) {
@@ -323,18 +367,10 @@ export class ClickHouseKernel {
   }
 }
 
-class CellError extends Error {
-  constructor(
-    readonly ename: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-function unsupportedMagic(magic: string): string {
+function unsupportedMagic(magic: string, known: string[]): string {
   if (magic === 'duckdb') return '%%duckdb cells run in the browser (DuckDB-WASM); they are not sent to the ClickHouse kernel.';
-  return `%%${magic} cells are not supported by this version of the clickhouse kernel.`;
+  const list = known.length ? ` Known cell kinds: ${known.map((k) => `%%${k}`).join(', ')}.` : '';
+  return `Unknown cell kind %%${magic}.${list}`;
 }
 
 function parse<T extends z.ZodType>(schema: T, message: IncomingMessage): z.infer<T> {

@@ -3,6 +3,7 @@ import type { QueryService } from '../clickhouse/query-service.js';
 import { SchemaCatalog } from './catalog.js';
 import { ClickHouseKernel } from './kernel.js';
 import { KERNEL_NAME } from './spec.js';
+import type { CellMagic } from './cell-magic.js';
 import { UnknownKernelError, UnknownKernelSpecError, type KernelManager, type KernelModel } from './types.js';
 
 /** Kernels live in this process; they share the QueryService and the schema catalog. */
@@ -14,6 +15,7 @@ export class ClickHouseKernelManager implements KernelManager {
     private readonly queries: QueryService,
     private readonly log: Logger,
     private readonly username = 'analyst',
+    private readonly magics: readonly CellMagic[] = [],
   ) {
     this.catalog = new SchemaCatalog(queries.engine);
   }
@@ -38,7 +40,7 @@ export class ClickHouseKernelManager implements KernelManager {
 
   async start(specName: string = KERNEL_NAME): Promise<KernelModel> {
     if (specName !== KERNEL_NAME) throw new UnknownKernelSpecError(specName);
-    const kernel = new ClickHouseKernel(this.queries, this.catalog, this.log.child({ kernel: 'pending' }), this.username);
+    const kernel = new ClickHouseKernel(this.queries, this.catalog, this.log, this.username, this.magics);
     this.kernels.set(kernel.id, kernel);
     this.log.info({ kernelId: kernel.id }, 'kernel started');
     return kernel.model;
