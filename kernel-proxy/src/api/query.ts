@@ -61,8 +61,9 @@ export const queryApiPlugin: FastifyPluginAsync<QueryApiOptions> = async (app, {
     if (statements.length === 0) return reply.code(400).send({ success: false, error: { message: 'query: no statement found' } });
 
     const controller = new AbortController();
-    request.raw.on('close', () => {
-      if (!reply.sent) controller.abort();
+    // The client went away before the answer: stop the query on the server.
+    reply.raw.on('close', () => {
+      if (!reply.raw.writableFinished) controller.abort();
     });
     const started = performance.now();
     let last: StatementOutcome | undefined;

@@ -102,3 +102,30 @@ describe('a plain Jupyter client (REST + WebSocket, no JupyterLab)', () => {
     expect(kernels.every((k) => k.name === 'clickhouse')).toBe(true);
   });
 });
+
+describe('REST over a real socket', () => {
+  it('answers /api/query/execute (curl-style body) without cancelling the query', async () => {
+    const response = await fetch(`${baseUrl}/api/query/execute`, { method: 'POST', headers: auth, body: '{"query":"SELECT 1+1 AS two"}' });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ success: true, data: [{ two: 2 }] });
+  });
+
+  it('stops the query when the client disconnects', async () => {
+    const controller = new AbortController();
+    const pending = fetch(`${baseUrl}/api/query/execute`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ query: 'SELECT number, sleepEachRow(0.02) FROM numbers(100000) SETTINGS max_block_size = 5 -- disconnect-marker' }),
+      signal: controller.signal,
+    }).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 500));
+    controller.abort();
+    await pending;
+    let cancelled: { queries: { status: string }[] } = { queries: [] };
+    for (let i = 0; i < 50 && cancelled.queries.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      cancelled = await (await fetch(`${baseUrl}/api/query/history?status=cancelled&search=disconnect-marker`, { headers: auth })).json();
+    }
+    expect(cancelled.queries).toHaveLength(1);
+  });
+});
