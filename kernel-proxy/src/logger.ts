@@ -1,12 +1,12 @@
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 
 /** Strips credentials from URLs before they reach a log line. */
 export function redactUrl(url: string): string {
   return url.replace(/([?&](?:token|_xsrf|password)=)[^&#]*/gi, '$1[redacted]');
 }
 
-export function createLogger(level: string): Logger {
-  return pino({
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     level,
     redact: {
       paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-xsrftoken"]', 'password', '*.password', 'token', '*.token'],
@@ -17,5 +17,6 @@ export function createLogger(level: string): Logger {
         return { method: request.method, url: request.url ? redactUrl(request.url) : undefined, remoteAddress: request.ip };
       },
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
