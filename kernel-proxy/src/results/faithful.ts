@@ -1,5 +1,8 @@
 import {
+  Dictionary,
   Field,
+  Int16,
+
   RecordBatch,
   Schema,
   Struct,
@@ -13,13 +16,13 @@ import {
 } from 'apache-arrow';
 import type { ColumnInfo } from '../clickhouse/engine.js';
 
-type Converter = (vector: Vector) => Data;
+type Converter = (data: Data) => Data;
 
 /**
  * Makes ClickHouse's Arrow output mean what the ClickHouse types mean:
- * DateTime becomes a timestamp in its time zone, Enum its label, UUID / IPv4 / IPv6 /
- * (U)Int128 / (U)Int256 exact text. Each field carries its ClickHouse type as
- * metadata `clickhouse.type`.
+ * DateTime becomes a timestamp in its time zone, Enum a dictionary of its labels, UUID / IPv4 /
+ * IPv6 / (U)Int128 / (U)Int256 exact text. Each field carries its ClickHouse type as metadata
+ * `clickhouse.type`. Conversions work on the typed arrays, not value by value, where they can.
  */
 export class FaithfulBatches {
   private schema: Schema | undefined;
@@ -30,11 +33,10 @@ export class FaithfulBatches {
   convert(batch: RecordBatch): RecordBatch {
     if (!this.schema) this.prepare(batch.schema);
     const schema = this.schema!;
-    if (this.converters.every((c) => c === undefined) && schema === batch.schema) return batch;
     const children = batch.schema.fields.map((_, i) => {
-      const vector = batch.getChildAt(i)!;
+      const data = batch.data.children[i]!;
       const convert = this.converters[i];
-      return convert ? convert(vector) : vector.data[0]!;
+      return convert ? convert(data) : data;
     });
     const data = makeData({ type: new Struct(schema.fields), length: batch.numRows, nullCount: 0, children });
     return new RecordBatch(schema, data);
@@ -61,36 +63,123 @@ function unwrap(type: string): string {
 
 function planFor(clickhouseType: string, arrowType: DataType): { type: DataType; convert: Converter } | undefined {
   const t = unwrap(clickhouseType);
-  const typeId = String(arrowType);
-  if (/^DateTime(\(|$)/.test(t) && typeId === 'Uint32') {
-    const tz = /'([^']+)'/.exec(t)?.[1] ?? null;
-    const type = new TimestampSecond(tz);
-    return { type, convert: (v) => mapVector(v, type, (x) => (x === null ? null : Number(x) * 1000)) };
+  const arrow = String(arrowType);
+  if (/^DateTime(\(|$)/.test(t) && arrow === 'Uint32') {
+    const type = new TimestampSecond(/'([^']+)'/.exec(t)?.[1] ?? null);
+    return { type, convert: (d) => secondsToTimestamp(d, type) };
   }
-  if (/^Enum(8|16)\(/.test(t)) {
+  if (/^Enum(8|16)\(/.test(t) && /^Int(8|16)$/.test(arrow)) {
     const labels = enumLabels(t);
-    return { type: new Utf8(), convert: (v) => mapVector(v, new Utf8(), (x) => (x === null ? null : labels.get(Number(x)) ?? String(x))) };
+    const dictionary = vectorFromArray([...labels.values()], new Utf8());
+    const type = new Dictionary(new Utf8(), new Int16());
+    const indexOf = new Map([...labels.keys()].map((code, i) => [code, i]));
+    return { type, convert: (d) => enumToDictionary(d, type, dictionary, indexOf) };
   }
-  if (t === 'UUID') return { type: new Utf8(), convert: (v) => mapVector(v, new Utf8(), (x) => (x === null ? null : uuidText(x as Uint8Array))) };
-  if (t === 'IPv4' && typeId === 'Uint32') {
-    return { type: new Utf8(), convert: (v) => mapVector(v, new Utf8(), (x) => (x === null ? null : ipv4Text(Number(x)))) };
+  if ((t === 'UUID' || t === 'IPv6') && arrow.startsWith('FixedSizeBinary')) {
+    const format = t === 'UUID' ? uuidText : ipv6Text;
+    return { type: new Utf8(), convert: (d) => fixedBinaryToText(d, 16, format) };
   }
-  if (t === 'IPv6') return { type: new Utf8(), convert: (v) => mapVector(v, new Utf8(), (x) => (x === null ? null : ipv6Text(x as Uint8Array))) };
+  if (t === 'IPv4' && arrow === 'Uint32') return { type: new Utf8(), convert: (d) => mapToText(d, (v) => ipv4Text(Number(v))) };
   const wide = /^(U?)Int(128|256)$/.exec(t);
-  if (wide && typeId.startsWith('FixedSizeBinary')) {
+  if (wide && arrow.startsWith('FixedSizeBinary')) {
     const signed = wide[1] === '';
-    return { type: new Utf8(), convert: (v) => mapVector(v, new Utf8(), (x) => (x === null ? null : littleEndianInteger(x as Uint8Array, signed))) };
+    const width = Number(wide[2]) / 8;
+    return { type: new Utf8(), convert: (d) => fixedBinaryToText(d, width, (bytes) => littleEndianInteger(bytes, signed)) };
   }
   return undefined;
 }
 
-function mapVector(vector: Vector, type: DataType, map: (value: unknown) => unknown): Data {
-  const values = new Array<unknown>(vector.length);
-  for (let i = 0; i < vector.length; i++) values[i] = map(vector.get(i));
-  if (type instanceof TimestampSecond) {
-    return vectorFromArray(values.map((x) => (x === null ? null : new Date(x as number))), type).data[0]!;
+function isValid(data: Data, i: number): boolean {
+  const bitmap = data.nullBitmap;
+  if (!bitmap || bitmap.length === 0 || data.nullCount === 0) return true;
+  const bit = data.offset + i;
+  return (bitmap[bit >> 3]! & (1 << (bit & 7))) !== 0;
+}
+
+function validity(data: Data): { nullCount: number; nullBitmap?: Uint8Array } {
+  if (data.nullCount === 0 || !data.nullBitmap || data.nullBitmap.length === 0) return { nullCount: 0 };
+  const bitmap = new Uint8Array(Math.ceil(data.length / 8));
+  for (let i = 0; i < data.length; i++) if (isValid(data, i)) bitmap[i >> 3]! |= 1 << (i & 7);
+  return { nullCount: data.nullCount, nullBitmap: bitmap };
+}
+
+function secondsToTimestamp(data: Data, type: TimestampSecond): Data {
+  const seconds = (data.values as Uint32Array).subarray(data.offset, data.offset + data.length);
+  const values = new BigInt64Array(data.length);
+  for (let i = 0; i < seconds.length; i++) values[i] = BigInt(seconds[i]!);
+  return makeData({ type, length: data.length, data: values, ...validity(data) });
+}
+
+function enumToDictionary(data: Data, type: Dictionary<Utf8, Int16>, dictionary: Vector<Utf8>, indexOf: Map<number, number>): Data {
+  const codes = (data.values as Int8Array | Int16Array).subarray(data.offset, data.offset + data.length);
+  const indices = new Int16Array(data.length);
+  for (let i = 0; i < codes.length; i++) indices[i] = indexOf.get(codes[i]!) ?? 0;
+  return makeData({ type, length: data.length, data: indices, dictionary, ...validity(data) });
+}
+
+function buildUtf8(length: number, textAt: (i: number) => string | null): Data {
+  const encoder = new TextEncoder();
+  const offsets = new Int32Array(length + 1);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const bitmap = new Uint8Array(Math.ceil(length / 8));
+  let nullCount = 0;
+  for (let i = 0; i < length; i++) {
+    const text = textAt(i);
+    if (text === null) nullCount++;
+    else {
+      bitmap[i >> 3]! |= 1 << (i & 7);
+      const bytes = encoder.encode(text);
+      chunks.push(bytes);
+      total += bytes.length;
+    }
+    offsets[i + 1] = total;
   }
-  return vectorFromArray(values, type).data[0]!;
+  const values = new Uint8Array(total);
+  let position = 0;
+  for (const chunk of chunks) {
+    values.set(chunk, position);
+    position += chunk.length;
+  }
+  return makeData({ type: new Utf8(), length, nullCount, nullBitmap: nullCount ? bitmap : undefined, valueOffsets: offsets, data: values });
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** UUID text straight into a Utf8 buffer: 36 bytes a value, no intermediate strings. */
+function uuidColumn(data: Data): Data {
+  const bytes = data.values as Uint8Array;
+  const length = data.length;
+  const offsets = new Int32Array(length + 1);
+  const out = new Uint8Array(36 * length);
+  for (let i = 0; i < length; i++) {
+    const source = (data.offset + i) * 16;
+    let p = i * 36;
+    for (let b = 0; b < 16; b++) {
+      if (b === 4 || b === 6 || b === 8 || b === 10) out[p++] = 45;
+      const hex = HEX[bytes[source + b]!]!;
+      out[p++] = hex.charCodeAt(0);
+      out[p++] = hex.charCodeAt(1);
+    }
+    offsets[i + 1] = (i + 1) * 36;
+  }
+  const { nullCount, nullBitmap } = validity(data);
+  return makeData({ type: new Utf8(), length, nullCount, nullBitmap, valueOffsets: offsets, data: out });
+}
+
+function fixedBinaryToText(data: Data, width: number, format: (bytes: Uint8Array) => string): Data {
+  if (format === uuidText) return uuidColumn(data);
+  const bytes = data.values as Uint8Array;
+  return buildUtf8(data.length, (i) => {
+    if (!isValid(data, i)) return null;
+    const start = (data.offset + i) * width;
+    return format(bytes.subarray(start, start + width));
+  });
+}
+
+function mapToText(data: Data, format: (value: number) => string): Data {
+  const values = data.values as Uint32Array;
+  return buildUtf8(data.length, (i) => (isValid(data, i) ? format(values[data.offset + i]!) : null));
 }
 
 export function enumLabels(type: string): Map<number, string> {
@@ -100,17 +189,18 @@ export function enumLabels(type: string): Map<number, string> {
   return labels;
 }
 
-function uuidText(bytes: Uint8Array): string {
-  const hex = Buffer.from(bytes).toString('hex');
+export function uuidText(bytes: Uint8Array): string {
+  let hex = '';
+  for (const b of bytes) hex += HEX[b];
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 function ipv4Text(n: number): string {
-  return [24, 16, 8, 0].map((shift) => (n >>> shift) & 255).join('.');
+  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 }
 
 function ipv6Text(bytes: Uint8Array): string {
-  const b = Buffer.from(bytes);
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) return `::ffff:${[...b.subarray(12)].join('.')}`;
   const groups = Array.from({ length: 8 }, (_, i) => b.readUInt16BE(i * 2).toString(16));
   const text = groups.join(':');
@@ -126,3 +216,4 @@ function littleEndianInteger(bytes: Uint8Array, signed: boolean): string {
   if (signed && bytes.length > 0 && (bytes[bytes.length - 1]! & 0x80) !== 0) value -= 1n << BigInt(bytes.length * 8);
   return value.toString();
 }
+

@@ -76,6 +76,19 @@ describe('QueryService on embedded chDB', () => {
     expect(next.kind).toBe('rows');
   });
 
+  it('lets a query sent while a stream runs wait its turn instead of ending the stream', async () => {
+    // chDB ends an open stream when another query runs on its session ("No active streaming query"):
+    // a REST call, a completion or another notebook's query must wait for the running cell instead.
+    const streaming = queries.run('SELECT number, sleepEachRow(0.01) FROM numbers(100) SETTINGS max_block_size = 1', ctx);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const health = await engine.ping();
+    expect(health.ok).toBe(true);
+    const [row] = await engine.json<{ n: number }>('SELECT 7 AS n');
+    expect(Number(row!.n)).toBe(7);
+    const outcome = await streaming;
+    expect(outcome.kind === 'rows' && outcome.result.rows).toBe(100);
+  });
+
   it('records every query in the history with status, rows and user', async () => {
     const { queries: list } = await history.list({ limit: 100, offset: 0 });
     const statuses = new Set(list.map((q) => q.status));
@@ -104,5 +117,32 @@ describe('text and HTML fallbacks', () => {
     const html = renderHtml(outcome.table, summary);
     expect(html).toContain('&#60;b&#62;x&#60;/b&#62;');
     expect(html).toContain("DateTime(&#39;Asia/Tokyo&#39;)");
+  });
+});
+
+describe('type fidelity with NULLs and wide types', () => {
+  it('keeps NULLs and converts Nullable DateTime / Enum / UUID / IPv6 / UInt256', async () => {
+    const outcome = await queries.run(
+      `SELECT
+         if(number = 1, NULL, toDateTime(86400 * number, 'Europe/Berlin')) AS t,
+         if(number = 1, NULL, CAST(if(number = 0, 'a', 'b') AS Enum16('a' = -5, 'b' = 300))) AS e,
+         if(number = 1, NULL, toUUID('00112233-4455-6677-8899-aabbccddeeff')) AS u,
+         toIPv6('2001:db8::1') AS ip6,
+         toUInt256('115792089237316195423570985008687907853269984665640564039457584007913129639935') AS u256,
+         toInt128('-170141183460469231731687303715884105728') AS i128min
+       FROM numbers(3)`,
+      ctx,
+    );
+    if (outcome.kind !== 'rows') throw new Error('expected rows');
+    const rows = outcome.table.toArray().map((r) => r.toJSON());
+    expect(rows[1]).toMatchObject({ t: null, e: null, u: null });
+    expect(rows[0]!.t).toBe(0);
+    expect(rows[2]!.t).toBe(2 * 86400 * 1000);
+    expect(rows.map((r) => r.e)).toEqual(['a', null, 'b']);
+    expect(rows[0]!.u).toBe('00112233-4455-6677-8899-aabbccddeeff');
+    expect(rows[0]!.ip6).toBe('2001:db8::1');
+    expect(rows[0]!.u256).toBe('115792089237316195423570985008687907853269984665640564039457584007913129639935');
+    expect(rows[0]!.i128min).toBe('-170141183460469231731687303715884105728');
+    expect((outcome.table.schema.fields[0]!.type as { timezone?: string }).timezone).toBe('Europe/Berlin');
   });
 });
