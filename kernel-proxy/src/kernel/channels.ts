@@ -11,6 +11,9 @@ export interface KernelChannelsOptions {
   kernels: ClickHouseKernelManager;
 }
 
+/** Result batches wait while more than this is queued for a slow client. */
+const SEND_HIGH_WATER_BYTES = 8 * 1024 * 1024;
+
 const ParamsSchema = z.object({ id: z.string().uuid() });
 
 /** Chooses the v1 binary subprotocol when offered, else the default JSON framing. */
@@ -33,6 +36,11 @@ export const kernelChannelsPlugin: FastifyPluginAsync<KernelChannelsOptions> = a
       send(message: Parameters<typeof encodeMessage>[0]) {
         if (socket.readyState !== socket.OPEN) return;
         socket.send(encodeMessage(message, protocol));
+      },
+      async drain() {
+        while (socket.readyState === socket.OPEN && socket.bufferedAmount > SEND_HIGH_WATER_BYTES) {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
       },
     };
     kernel.connect(client);

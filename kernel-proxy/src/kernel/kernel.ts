@@ -7,6 +7,7 @@ import type { QueryService } from '../clickhouse/query-service.js';
 import { splitStatements } from '../clickhouse/sql-split.js';
 import { SchemaCatalog, tokenAround, tokenBefore } from './catalog.js';
 import { outputFor } from './cell-output.js';
+import { ResultStreams, type StreamingClient } from './result-stream.js';
 import { CellError, parseMagic, type CellMagic } from './cell-magic.js';
 import {
   CommInfoRequestSchema,
@@ -19,13 +20,13 @@ import {
   type IncomingMessage,
   type JupyterMessage,
 } from './messages.js';
-import { KERNEL_NAME, LANGUAGE_INFO } from './spec.js';
+import { ARROW_MIME, KERNEL_NAME, LANGUAGE_INFO } from './spec.js';
+import { RESULTS_COMM_TARGET } from './result-stream.js';
+import { Table, type RecordBatch } from 'apache-arrow';
+import type { ColumnInfo } from '../clickhouse/engine.js';
 import type { KernelModel } from './types.js';
 
-export interface KernelClient {
-  readonly id: string;
-  send(message: JupyterMessage): void;
-}
+export type KernelClient = StreamingClient;
 
 interface QueuedExecution {
   message: IncomingMessage;
@@ -50,6 +51,7 @@ export class ClickHouseKernel {
   private running: RunningExecution | undefined;
   private history: { line: number; input: string }[] = [];
   private readonly sessionId = `chlab-${randomUUID()}`;
+  private readonly results = new ResultStreams(this.sessionId);
 
   constructor(
     private readonly queries: QueryService,
@@ -79,6 +81,7 @@ export class ClickHouseKernel {
 
   disconnect(clientId: string): void {
     this.clients.delete(clientId);
+    this.results.forgetClient(clientId);
   }
 
   private publish(msgType: string, content: Record<string, unknown>, parent: IncomingMessage | undefined, metadata: Record<string, unknown> = {}): void {
@@ -143,8 +146,9 @@ export class ClickHouseKernel {
         });
       case 'comm_info_request':
         return wrap(() => {
-          parse(CommInfoRequestSchema, message);
-          this.reply(client, message, 'comm_info_reply', { status: 'ok', comms: {} });
+          const { target_name } = parse(CommInfoRequestSchema, message);
+          const comms = target_name && target_name !== RESULTS_COMM_TARGET ? {} : this.results.info();
+          this.reply(client, message, 'comm_info_reply', { status: 'ok', comms });
         });
       case 'interrupt_request':
         await this.interrupt();
@@ -158,6 +162,7 @@ export class ClickHouseKernel {
       case 'comm_open':
       case 'comm_msg':
       case 'comm_close':
+        this.results.handleComm(message, client);
         return;
       default:
         return wrap(() => {
@@ -227,17 +232,39 @@ export class ClickHouseKernel {
         const queryId = randomUUID();
         this.running = { controller, queryId };
         try {
-          const outcome = await this.queries.run(statement, {
-            user: this.username,
-            source: 'kernel',
-            signal: controller.signal,
-            queryId,
-            sessionId: this.sessionId,
-          });
+          const stream = !request.silent && this.results.active ? this.results.open(message) : undefined;
+          let shown = false;
+          const outcome = await this.queries
+            .run(statement, {
+              user: this.username,
+              source: 'kernel',
+              signal: controller.signal,
+              queryId,
+              sessionId: this.sessionId,
+              onBatch: stream
+                ? async (batch, columns) => {
+                    if (!shown) {
+                      shown = true;
+                      this.showFirstBatch(batch, columns, stream.resultId, message);
+                    }
+                    await stream.send(batch, columns);
+                  }
+                : undefined,
+            })
+            .catch((error: unknown) => {
+              stream?.end({ truncated: false, error: error instanceof Error ? error.message : String(error) });
+              throw error;
+            });
           if (outcome.kind === 'command') this.catalog.invalidate();
+          if (outcome.kind === 'rows') stream?.end({ truncated: outcome.result.truncated });
           if (!request.silent) {
             const bundle = outputFor(outcome, this.queries.limits.maxResultRows);
-            this.publish('display_data', { ...bundle, transient: {} }, message);
+            if (stream && outcome.kind === 'rows') {
+              const metadata = { ...bundle.metadata, [ARROW_MIME]: { ...(bundle.metadata[ARROW_MIME] as object), result_id: stream.resultId, streamed: true } };
+              this.publish(shown ? 'update_display_data' : 'display_data', { ...bundle, metadata, transient: { display_id: stream.resultId } }, message);
+            } else {
+              this.publish('display_data', { ...bundle, transient: {} }, message);
+            }
           }
         } finally {
           this.running = undefined;
@@ -291,6 +318,24 @@ export class ClickHouseKernel {
       this.running = undefined;
       this.catalog.invalidate();
     }
+  }
+
+  /** The first rows on screen while the rest streams: replaced in place when the result ends. */
+  private showFirstBatch(batch: RecordBatch, columns: ColumnInfo[] | undefined, resultId: string, message: IncomingMessage): void {
+    const preview = batch.numRows > this.queries.limits.previewRows ? batch.slice(0, this.queries.limits.previewRows) : batch;
+    const table = new Table([preview]);
+    const bundle = outputFor(
+      {
+        kind: 'rows',
+        table,
+        result: { schema: batch.schema, preview: [preview], previewRows: preview.numRows, rows: batch.numRows, bytes: batch.data.byteLength, truncated: false },
+        columns: columns ?? table.schema.fields.map((f) => ({ name: f.name, type: f.metadata.get('clickhouse.type') ?? String(f.type) })),
+        elapsedMs: 0,
+      },
+      this.queries.limits.maxResultRows,
+    );
+    const metadata = { ...bundle.metadata, [ARROW_MIME]: { ...(bundle.metadata[ARROW_MIME] as object), result_id: resultId, streaming: true } };
+    this.publish('display_data', { ...bundle, metadata, transient: { display_id: resultId } }, message);
   }
 
   private sendError(client: KernelClient, message: IncomingMessage, ename: string, evalue: string, count: number): void {

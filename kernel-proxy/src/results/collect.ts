@@ -17,6 +17,8 @@ export interface CollectLimits {
   previewRows: number;
   maxRows: number;
   maxBytes: number;
+  /** Sees every batch as it arrives (within the caps); awaited, so a slow consumer slows the query. */
+  onBatch?: (batch: RecordBatch) => Promise<void>;
 }
 
 /**
@@ -33,6 +35,7 @@ export async function collect(batches: AsyncIterable<RecordBatch>, limits: Colle
     }
     result.rows += batch.numRows;
     result.bytes += batch.data.byteLength;
+    if (limits.onBatch && batch.numRows > 0) await limits.onBatch(batch);
     if (result.previewRows < limits.previewRows && batch.numRows > 0) {
       const keep = Math.min(batch.numRows, limits.previewRows - result.previewRows);
       result.preview.push(keep === batch.numRows ? batch : batch.slice(0, keep));

@@ -129,3 +129,46 @@ describe('REST over a real socket', () => {
     expect(cancelled.queries).toHaveLength(1);
   });
 });
+
+describe('streaming results over the chlab.results comm', () => {
+  it('sends every batch as binary Arrow to a client that opened the comm, and keeps a bounded preview in the output', async () => {
+    const kernelId = await startSession();
+    for (const protocol of ['v1', 'json'] as const) {
+      const client = await PlainJupyterClient.connect(baseUrl, config.token, kernelId, protocol);
+      client.send('shell', 'comm_open', { comm_id: `results-${protocol}`, target_name: 'chlab.results', data: {} });
+      const info = await client.request('shell', 'comm_info_request', { target_name: 'chlab.results' });
+      expect(Object.keys(info.reply.content.comms)).toContain(`results-${protocol}`);
+      const { reply, iopub } = await client.execute('SELECT number AS n, toString(number) AS s FROM numbers(300000)');
+      expect(reply.content.status).toBe('ok');
+      const batches = iopub.filter((m) => m.header.msg_type === 'comm_msg' && !m.content.data.done);
+      expect(batches.length).toBeGreaterThan(1);
+      let rows = 0;
+      let last = -1n;
+      for (const m of batches) {
+        expect(m.buffers).toHaveLength(1);
+        const table = tableFromIPC(m.buffers![0]!);
+        rows += table.numRows;
+        expect(table.getChild('n')!.get(0)).toBe(last + 1n);
+        last = table.getChild('n')!.get(table.numRows - 1) as bigint;
+      }
+      expect(rows).toBe(300000);
+      const done = iopub.find((m) => m.header.msg_type === 'comm_msg' && m.content.data.done)!;
+      expect(done.content.data).toMatchObject({ rows: 300000, truncated: false });
+      const first = iopub.find((m) => m.header.msg_type === 'display_data')!;
+      const final = iopub.find((m) => m.header.msg_type === 'update_display_data')!;
+      expect(first.content.transient.display_id).toBe(final.content.transient.display_id);
+      expect(final.content.metadata[ARROW_MIME]).toMatchObject({ rows: 300000, preview_rows: 1000, streamed: true });
+      expect(tableFromIPC(Buffer.from(final.content.data[ARROW_MIME], 'base64')).numRows).toBe(1000);
+      client.close();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+
+  it('closes a comm opened for an unknown target', async () => {
+    const client = await PlainJupyterClient.connect(baseUrl, config.token, await startSession(), 'json');
+    client.send('shell', 'comm_open', { comm_id: 'x1', target_name: 'nobody.listens', data: {} });
+    const closed = await client.waitFor((m) => m.header.msg_type === 'comm_close');
+    expect(closed.content.comm_id).toBe('x1');
+    client.close();
+  });
+});

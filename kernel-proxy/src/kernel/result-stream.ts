@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto';
+import { RecordBatch, Table, tableToIPC } from 'apache-arrow';
+import { z } from 'zod';
+import type { ColumnInfo } from '../clickhouse/engine.js';
+import { makeMessage, type IncomingMessage, type JupyterMessage } from './messages.js';
+
+/** The comm a frontend opens to receive every batch of its results, as binary Arrow buffers. */
+export const RESULTS_COMM_TARGET = 'chlab.results';
+
+export interface StreamingClient {
+  readonly id: string;
+  send(message: JupyterMessage): void;
+  /** Resolves when the client's socket has room again (backpressure). */
+  drain?(): Promise<void>;
+}
+
+const CommOpenSchema = z.object({ comm_id: z.string().min(1).max(256), target_name: z.string().max(256), data: z.record(z.string(), z.unknown()).default({}) });
+const CommCloseSchema = z.object({ comm_id: z.string().min(1).max(256) });
+
+/**
+ * Frontends that opened a `chlab.results` comm get each result batch as it arrives:
+ * `comm_msg {result_id, seq, rows, columns?}` with one Arrow IPC stream in `buffers[0]`, then
+ * `{result_id, done: true, rows, truncated}`. Other clients see only the display outputs.
+ */
+export class ResultStreams {
+  private readonly comms = new Map<string, { client: StreamingClient; commId: string }>();
+
+  constructor(private readonly session: string) {}
+
+  /** Handles comm_open / comm_close; returns false when the message is not for this target. */
+  handleComm(message: IncomingMessage, client: StreamingClient): boolean {
+    const type = message.header.msg_type;
+    if (type === 'comm_open') {
+      const open = CommOpenSchema.safeParse(message.content);
+      if (!open.success || open.data.target_name !== RESULTS_COMM_TARGET) {
+        if (open.success) client.send(makeMessage('iopub', 'comm_close', { comm_id: open.data.comm_id, data: {} }, message, this.session));
+        return false;
+      }
+      this.comms.set(open.data.comm_id, { client, commId: open.data.comm_id });
+      return true;
+    }
+    if (type === 'comm_close') {
+      const close = CommCloseSchema.safeParse(message.content);
+      if (close.success) this.comms.delete(close.data.comm_id);
+      return true;
+    }
+    return type === 'comm_msg';
+  }
+
+  forgetClient(clientId: string): void {
+    for (const [commId, comm] of this.comms) if (comm.client.id === clientId) this.comms.delete(commId);
+  }
+
+  info(): Record<string, { target_name: string }> {
+    return Object.fromEntries([...this.comms.keys()].map((id) => [id, { target_name: RESULTS_COMM_TARGET }]));
+  }
+
+  get active(): boolean {
+    return this.comms.size > 0;
+  }
+
+  /** A stream for one result; `send` awaits the slowest client's socket before returning. */
+  open(parent: IncomingMessage): ResultStream {
+    return new ResultStream(randomUUID(), [...this.comms.values()], parent, this.session);
+  }
+}
+
+export class ResultStream {
+  private seq = 0;
+  private rows = 0;
+
+  constructor(
+    readonly resultId: string,
+    private readonly targets: { client: StreamingClient; commId: string }[],
+    private readonly parent: IncomingMessage,
+    private readonly session: string,
+  ) {}
+
+  async send(batch: RecordBatch, columns: ColumnInfo[] | undefined): Promise<void> {
+    const ipc = tableToIPC(new Table([batch]), 'stream');
+    this.rows += batch.numRows;
+    const data: Record<string, unknown> = { result_id: this.resultId, seq: this.seq, rows: batch.numRows, total_rows: this.rows };
+    if (this.seq === 0 && columns) data.columns = columns;
+    this.seq++;
+    await Promise.all(
+      this.targets.map(async ({ client, commId }) => {
+        const message = makeMessage('iopub', 'comm_msg', { comm_id: commId, data }, this.parent, this.session);
+        message.buffers = [ipc];
+        client.send(message);
+        await client.drain?.();
+      }),
+    );
+  }
+
+  end(details: { truncated: boolean; error?: string }): void {
+    for (const { client, commId } of this.targets) {
+      client.send(makeMessage('iopub', 'comm_msg', { comm_id: commId, data: { result_id: this.resultId, done: true, rows: this.rows, ...details } }, this.parent, this.session));
+    }
+  }
+}
