@@ -12,6 +12,8 @@ export interface ClickHouseHttpConfig {
   username: string;
   password: string;
   database: string;
+  /** CLICKHOUSE_CLUSTER: a cluster of the server; S3 previews and imports then use s3Cluster(). */
+  cluster?: string;
 }
 
 export interface ClickHouseEmbeddedConfig {
@@ -35,6 +37,14 @@ export interface S3Config {
   region: string;
   accessKeyId?: string;
   secretAccessKey?: string;
+  /** CHLAB_S3_URL_STYLE: `path` (MinIO-style, default with S3_ENDPOINT) or `virtual` (bucket in the host name). */
+  urlStyle?: 'path' | 'virtual';
+  /** CHLAB_S3_CONNECTIONS: a JSON file with further named S3 connections (see kernel-proxy/src/s3/connections.ts). */
+  connectionsFile?: string;
+  /** CHLAB_S3_DEMO (default on): `chlab start` without S3_ENDPOINT serves a local demo bucket. */
+  demo: boolean;
+  /** Set by `chlab start` when the endpoint is that local demo server. */
+  demoServer?: boolean;
 }
 
 export interface Limits {
@@ -111,6 +121,10 @@ const EnvSchema = z.object({
   S3_REGION: z.string().optional(),
   AWS_ACCESS_KEY_ID: z.string().optional(),
   AWS_SECRET_ACCESS_KEY: z.string().optional(),
+  CHLAB_S3_URL_STYLE: z.enum(['path', 'virtual']).optional(),
+  CHLAB_S3_CONNECTIONS: z.string().optional(),
+  CHLAB_S3_DEMO: z.enum(['0', '1', 'false', 'true', 'no', 'yes', 'off', 'on']).optional(),
+  CLICKHOUSE_CLUSTER: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'CLICKHOUSE_CLUSTER: letters, digits, _ . - only').optional(),
 });
 
 export class ConfigError extends Error {}
@@ -139,6 +153,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       username: e.CLICKHOUSE_USER ?? 'default',
       password: e.CLICKHOUSE_PASSWORD ?? '',
       database,
+      cluster: e.CLICKHOUSE_CLUSTER,
     };
   } else {
     clickhouse = { kind: 'embedded', dataDir: path.join(dataDir, 'chdb'), database };
@@ -170,6 +185,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       region: e.S3_REGION ?? 'us-east-1',
       accessKeyId: e.AWS_ACCESS_KEY_ID,
       secretAccessKey: e.AWS_SECRET_ACCESS_KEY,
+      urlStyle: e.CHLAB_S3_URL_STYLE,
+      connectionsFile: e.CHLAB_S3_CONNECTIONS ? path.resolve(e.CHLAB_S3_CONNECTIONS) : undefined,
+      demo: !['0', 'false', 'no', 'off'].includes(e.CHLAB_S3_DEMO ?? '1'),
     },
     limits: {
       maxResultRows: e.CHLAB_MAX_RESULT_ROWS,

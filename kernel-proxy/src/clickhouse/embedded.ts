@@ -9,7 +9,8 @@ import { Mutex } from '../util/mutex.js';
 
 /**
  * Embedded ClickHouse (chDB). One engine per process: every kernel shares it.
- * chDB runs one streaming query per session at a time, so streams take turns;
+ * chDB runs one statement per session at a time: a query sent while a stream is open ends that stream
+ * ("No active streaming query"). So every statement takes its turn, streams and one-shot queries alike;
  * a stream is pulled chunk by chunk, and an interrupt cancels it between chunks.
  */
 export class EmbeddedEngine implements ClickHouseEngine {
@@ -17,7 +18,11 @@ export class EmbeddedEngine implements ClickHouseEngine {
   readonly description: string;
   private readonly connection: ChdbConnection;
   private readonly client: ClickHouseClient;
-  private readonly streamTurn = new Mutex();
+  private readonly turn = new Mutex();
+  /** 1 while a statement holds the turn. */
+  private busy = 0;
+  /** From the last ping that ran a query. */
+  private version: string | undefined;
   private readonly running = new Map<string, { cancel(): void }>();
   private readonly killed = new Set<string>();
 
@@ -35,7 +40,8 @@ export class EmbeddedEngine implements ClickHouseEngine {
 
   async *arrowBatches(sql: string, options: QueryOptions = {}): AsyncGenerator<RecordBatch> {
     const queryId = options.queryId ?? randomUUID();
-    const release = await this.streamTurn.acquire(options.signal);
+    const release = await this.turn.acquire(options.signal);
+    this.busy++;
     try {
       const settings = { ...this.defaults, ...options.settings };
       const prelude = `${setStatements(settings)}${paramStatements(options.params)}`;
@@ -65,20 +71,35 @@ export class EmbeddedEngine implements ClickHouseEngine {
         this.killed.delete(queryId);
       }
     } finally {
+      this.busy--;
+      release();
+    }
+  }
+
+  /** Runs a one-shot statement in its turn (see the class comment). */
+  private async exclusive<T>(signal: AbortSignal | undefined, body: () => Promise<T>): Promise<T> {
+    const release = await this.turn.acquire(signal);
+    this.busy++;
+    try {
+      return await body();
+    } finally {
+      this.busy--;
       release();
     }
   }
 
   async json<T>(sql: string, options: QueryOptions = {}): Promise<T[]> {
     try {
-      const result = await this.client.query({
-        query: sql,
-        format: 'JSONEachRow',
-        query_params: options.params,
-        clickhouse_settings: { ...this.defaults, ...options.settings },
-        abort_signal: options.signal,
+      return await this.exclusive(options.signal, async () => {
+        const result = await this.client.query({
+          query: sql,
+          format: 'JSONEachRow',
+          query_params: options.params,
+          clickhouse_settings: { ...this.defaults, ...options.settings },
+          abort_signal: options.signal,
+        });
+        return await result.json<T>();
       });
-      return await result.json<T>();
     } catch (error) {
       throw toClickHouseError(error);
     }
@@ -86,12 +107,14 @@ export class EmbeddedEngine implements ClickHouseEngine {
 
   async command(sql: string, options: QueryOptions = {}): Promise<CommandSummary> {
     try {
-      await this.client.command({
-        query: sql,
-        query_params: options.params,
-        clickhouse_settings: { ...this.defaults, ...options.settings },
-        abort_signal: options.signal,
-      });
+      await this.exclusive(options.signal, () =>
+        this.client.command({
+          query: sql,
+          query_params: options.params,
+          clickhouse_settings: { ...this.defaults, ...options.settings },
+          abort_signal: options.signal,
+        }),
+      );
       return {};
     } catch (error) {
       throw toClickHouseError(error);
@@ -100,7 +123,7 @@ export class EmbeddedEngine implements ClickHouseEngine {
 
   async insertJson(table: string, rows: readonly Record<string, unknown>[]): Promise<void> {
     try {
-      await this.client.insert({ table, values: rows as Record<string, unknown>[], format: 'JSONEachRow' });
+      await this.exclusive(undefined, () => this.client.insert({ table, values: rows as Record<string, unknown>[], format: 'JSONEachRow' }));
     } catch (error) {
       throw toClickHouseError(error);
     }
@@ -114,8 +137,11 @@ export class EmbeddedEngine implements ClickHouseEngine {
   }
 
   async ping(): Promise<PingResult> {
+    // A statement is running, so the engine is up; a health check should not wait for a long query.
+    if (this.busy > 0) return { ok: true, version: this.version };
     try {
       const [row] = await this.json<{ version: string }>('SELECT version() AS version');
+      this.version = row?.version;
       return { ok: true, version: row?.version };
     } catch (error) {
       return { ok: false, error: toClickHouseError(error).message };

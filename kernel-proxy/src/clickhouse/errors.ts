@@ -1,3 +1,5 @@
+import { scrubSecrets } from '../util/secrets.js';
+
 /** A ClickHouse error reduced to what a user needs: the code, its name and the message. */
 export class ClickHouseQueryError extends Error {
   constructor(
@@ -47,9 +49,10 @@ export function toClickHouseError(error: unknown): ClickHouseQueryError {
   if (!message) message = raw;
 
   if (code === undefined && isConnectionError(error)) {
-    return new ClickHouseQueryError(`ClickHouse is unreachable: ${raw}`, undefined, 'CONNECTION_ERROR');
+    return new ClickHouseQueryError(scrubSecrets(`ClickHouse is unreachable: ${raw}`), undefined, 'CONNECTION_ERROR');
   }
-  return new ClickHouseQueryError(message.trim(), code, type);
+  // Keys the proxy holds (S3 connections) never reach a user, the history or the log through an error.
+  return new ClickHouseQueryError(scrubSecrets(message.trim()), code, type);
 }
 
 function isConnectionError(error: unknown): boolean {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Table } from 'apache-arrow';
+import type { RecordBatch, Table } from 'apache-arrow';
 import type { Limits } from '../config.js';
 import type { ClickHouseEngine, ColumnInfo, CommandSummary } from './engine.js';
 import { QueryCancelledError } from './embedded.js';
@@ -17,6 +17,12 @@ export interface StatementContext {
   sessionId?: string;
   /** Rows kept in memory for the caller (defaults to the cell preview size). */
   keepRows?: number;
+  /** Values bound server-side to the statement's `{name:Type}` placeholders. */
+  params?: Record<string, unknown>;
+  /** What the query history records instead of `sql` (e.g. the statement with its parameters shown inline). */
+  historyQuery?: string;
+  /** Sees each result batch as it arrives, with the result's columns (streaming to clients). */
+  onBatch?: (batch: RecordBatch, columns: ColumnInfo[] | undefined) => Promise<void>;
 }
 
 export type StatementOutcome =
@@ -39,7 +45,7 @@ export class QueryService {
     try {
       const outcome = await this.execute(sql, { ...context, queryId });
       rows = outcome.kind === 'rows' ? outcome.result.rows : (outcome.summary.writtenRows ?? 0);
-      await this.history.record({ user: context.user, source: context.source, startedAt, query: sql, rows, elapsed_ms: outcome.elapsedMs, status: 'ok', error: null });
+      await this.history.record({ user: context.user, source: context.source, startedAt, query: context.historyQuery ?? sql, rows, elapsed_ms: outcome.elapsedMs, status: 'ok', error: null });
       return outcome;
     } catch (error) {
       const cancelled = error instanceof QueryCancelledError || context.signal?.aborted === true;
@@ -48,7 +54,7 @@ export class QueryService {
         user: context.user,
         source: context.source,
         startedAt,
-        query: sql,
+        query: context.historyQuery ?? sql,
         rows,
         elapsed_ms: performance.now() - started,
         status: cancelled ? 'cancelled' : 'error',
@@ -61,12 +67,12 @@ export class QueryService {
   private async execute(sql: string, context: StatementContext & { queryId: string }): Promise<StatementOutcome> {
     const started = performance.now();
     const { kind, keyword } = classifyStatement(sql);
-    const options = { queryId: context.queryId, sessionId: context.sessionId };
+    const options = { queryId: context.queryId, sessionId: context.sessionId, params: context.params };
     if (kind === 'command') {
       const summary = await this.engine.command(sql, { ...options, signal: context.signal });
       return { kind: 'command', keyword, summary, elapsedMs: performance.now() - started };
     }
-    const columns = isSubqueryable(sql) ? await this.describe(sql, context.sessionId) : undefined;
+    const columns = isSubqueryable(sql) ? await this.describe(sql, context.sessionId, context.params) : undefined;
     const cap = new AbortController();
     const signal = context.signal ? AbortSignal.any([context.signal, cap.signal]) : cap.signal;
     const faithful = new FaithfulBatches(columns);
@@ -78,6 +84,7 @@ export class QueryService {
       previewRows: context.keepRows ?? this.limits.previewRows,
       maxRows: this.limits.maxResultRows,
       maxBytes: this.limits.maxResultBytes,
+      onBatch: context.onBatch ? (batch) => context.onBatch!(batch, columns) : undefined,
     });
     if (result.truncated) cap.abort();
     await converted.return(undefined);
@@ -86,9 +93,9 @@ export class QueryService {
     return { kind: 'rows', table, result, columns: described, elapsedMs: performance.now() - started };
   }
 
-  private async describe(sql: string, sessionId: string | undefined): Promise<ColumnInfo[] | undefined> {
+  private async describe(sql: string, sessionId: string | undefined, params?: Record<string, unknown>): Promise<ColumnInfo[] | undefined> {
     try {
-      const rows = await this.engine.json<{ name: string; type: string }>(`DESCRIBE TABLE (${sql})`, { sessionId });
+      const rows = await this.engine.json<{ name: string; type: string }>(`DESCRIBE TABLE (${sql})`, { sessionId, params });
       return rows.map(({ name, type }) => ({ name, type }));
     } catch {
       return undefined;
