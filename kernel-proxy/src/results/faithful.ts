@@ -105,9 +105,10 @@ function validity(data: Data): { nullCount: number; nullBitmap?: Uint8Array } {
 
 function secondsToTimestamp(data: Data, type: TimestampSecond): Data {
   const seconds = (data.values as Uint32Array).subarray(data.offset, data.offset + data.length);
-  const values = new BigInt64Array(data.length);
-  for (let i = 0; i < seconds.length; i++) values[i] = BigInt(seconds[i]!);
-  return makeData({ type, length: data.length, data: values, ...validity(data) });
+  // Unsigned 32-bit seconds widen to int64 by writing the low words of a little-endian buffer.
+  const words = new Uint32Array(data.length * 2);
+  for (let i = 0; i < seconds.length; i++) words[2 * i] = seconds[i]!;
+  return makeData({ type, length: data.length, data: new BigInt64Array(words.buffer), ...validity(data) });
 }
 
 function enumToDictionary(data: Data, type: Dictionary<Utf8, Int16>, dictionary: Vector<Utf8>, indexOf: Map<number, number>): Data {
@@ -145,6 +146,8 @@ function buildUtf8(length: number, textAt: (i: number) => string | null): Data {
 }
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const HEX_HIGH = Uint8Array.from(HEX, (h) => h.charCodeAt(0));
+const HEX_LOW = Uint8Array.from(HEX, (h) => h.charCodeAt(1));
 
 /** UUID text straight into a Utf8 buffer: 36 bytes a value, no intermediate strings. */
 function uuidColumn(data: Data): Data {
@@ -157,9 +160,9 @@ function uuidColumn(data: Data): Data {
     let p = i * 36;
     for (let b = 0; b < 16; b++) {
       if (b === 4 || b === 6 || b === 8 || b === 10) out[p++] = 45;
-      const hex = HEX[bytes[source + b]!]!;
-      out[p++] = hex.charCodeAt(0);
-      out[p++] = hex.charCodeAt(1);
+      const byte = bytes[source + b]!;
+      out[p++] = HEX_HIGH[byte]!;
+      out[p++] = HEX_LOW[byte]!;
     }
     offsets[i + 1] = (i + 1) * 36;
   }

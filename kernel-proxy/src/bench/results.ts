@@ -1,0 +1,175 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import { decodeFrame, encodeMessage, V1_PROTOCOL } from '../kernel/wire.js';
+import { MemorySampler, median, mib } from './process-memory.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const CLI = path.join(here, '..', 'cli.js');
+const ROWS = 1_000_000;
+const RUNS = 3;
+
+/** 1M rows × 9 columns: integers, nullable text, decimal, DateTime, array, UUID, bool, float. */
+export const RESULT_QUERY = `SELECT
+  number AS id,
+  toInt32(number % 1000) AS quantity,
+  if(number % 7 = 0, NULL, concat('customer-', toString(number % 50000))) AS customer,
+  toDecimal64(number / 100, 2) AS amount,
+  toDateTime('2024-01-01 00:00:00', 'UTC') + number AS created_at,
+  [toString(number % 5), 'tag'] AS tags,
+  reinterpretAsUUID(reverse(toFixedString(reinterpretAsString(cityHash64(number)), 16))) AS uuid,
+  number % 2 = 0 AS flag,
+  number / 3 AS ratio
+FROM numbers(${ROWS})`;
+
+interface Timing {
+  totalMs: number;
+  firstBatchMs: number;
+  rows: number;
+  bytes: number;
+}
+
+/** ClickHouse (chDB) producing the same ArrowStream alone, in its own process. */
+async function baselineRun(): Promise<Timing> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'chlab-bench-base-'));
+  const script = `
+    const { Session } = require('chdb');
+    const s = new Session(${JSON.stringify(dataDir)});
+    (async () => {
+      await s.queryAsync("SET output_format_arrow_compression_method='none'; SET output_format_arrow_string_as_string=1; SELECT 1", { format: 'Null' });
+      const t0 = performance.now(); let first = 0, rows = 0, bytes = 0;
+      for await (const c of s.queryStream(${JSON.stringify(RESULT_QUERY)}, { format: 'ArrowStream' })) {
+        if (!first) first = performance.now() - t0;
+        rows += c.numRows; bytes += c.raw().length;
+      }
+      console.log(JSON.stringify({ totalMs: performance.now() - t0, firstBatchMs: first, rows, bytes }));
+      s.close();
+    })();`;
+  try {
+    const output = await new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, ['-e', script], { cwd: path.join(here, '..', '..'), stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d));
+      child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`baseline exited with ${code}`))));
+    });
+    return JSON.parse(output.trim().split('\n').pop()!) as Timing;
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function startProxy(): Promise<{ child: ChildProcess; baseUrl: string; token: string; dataDir: string }> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'chlab-bench-proxy-'));
+  const token = 'bench-token-0123456789';
+  const child = spawn(process.execPath, [CLI, 'start'], {
+    env: {
+      ...process.env,
+      PORT: '0',
+      CHLAB_TOKEN: token,
+      CHLAB_DATA_DIR: dataDir,
+      CHLAB_NOTEBOOK_DIR: path.join(dataDir, 'notebooks'),
+      CHLAB_MAX_RESULT_ROWS: String(ROWS * 2),
+      CHLAB_MAX_RESULT_BYTES: String(4 * 1024 ** 3),
+      CHLAB_LOG_LEVEL: 'warn',
+      CHLAB_S3_DEMO: '0',
+      CHLAB_DEMO_POSTGRES: '0',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const baseUrl = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d;
+      const match = /(http:\/\/[\d.]+:\d+)\/lab\?token=/.exec(out);
+      if (match) resolve(match[1]!);
+    });
+    child.on('exit', (code) => reject(new Error(`proxy exited with ${code}`)));
+  });
+  return { child, baseUrl, token, dataDir };
+}
+
+/** One execute of RESULT_QUERY through the proxy to a WebSocket client holding the chlab.results comm. */
+async function proxyRun(baseUrl: string, token: string): Promise<Timing> {
+  const kernel = (await (await fetch(`${baseUrl}/api/kernels`, { method: 'POST', headers: { Authorization: `token ${token}` }, body: '{}' })).json()) as { id: string };
+  const socket = new WebSocket(`${baseUrl.replace('http', 'ws')}/api/kernels/${kernel.id}/channels`, [V1_PROTOCOL], { headers: { Authorization: `token ${token}` } });
+  await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+  const header = (type: string) => ({ msg_id: `${type}-${Math.random()}`, msg_type: type, session: 'bench', username: 'bench', date: new Date().toISOString(), version: '5.3' });
+  const send = (type: string, content: Record<string, unknown>) =>
+    socket.send(encodeMessage({ channel: 'shell', header: header(type), parent_header: {}, metadata: {}, content }, 'v1'));
+  send('comm_open', { comm_id: 'bench-results', target_name: 'chlab.results', data: {} });
+  const t0 = performance.now();
+  let first = 0;
+  let rows = 0;
+  let bytes = 0;
+  const done = new Promise<void>((resolve, reject) => {
+    socket.on('message', (data: Buffer, isBinary: boolean) => {
+      const message = decodeFrame(data, isBinary, 'v1') as { header: { msg_type: string }; content: { data?: { done?: boolean; rows?: number }; status?: string; evalue?: string }; buffers?: Buffer[] };
+      if (message.header.msg_type === 'comm_msg') {
+        if (message.content.data?.done) return;
+        if (!first) first = performance.now() - t0;
+        rows += message.content.data?.rows ?? 0;
+        bytes += message.buffers?.[0]?.length ?? 0;
+      }
+      if (message.header.msg_type === 'execute_reply') {
+        if (message.content.status === 'ok') resolve();
+        else reject(new Error(`execute failed: ${message.content.evalue}`));
+      }
+    });
+  });
+  send('execute_request', { code: RESULT_QUERY, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true });
+  await done;
+  const totalMs = performance.now() - t0;
+  socket.close();
+  await fetch(`${baseUrl}/api/kernels/${kernel.id}`, { method: 'DELETE', headers: { Authorization: `token ${token}` } });
+  return { totalMs, firstBatchMs: first, rows, bytes };
+}
+
+export async function runResultsBench(): Promise<Record<string, number>> {
+  process.stdout.write(`\n== results: ${ROWS.toLocaleString('en-US')} rows × 9 columns to a WebSocket client as Arrow ==\n`);
+  const baselines: Timing[] = [];
+  for (let i = 0; i < RUNS; i++) baselines.push(await baselineRun());
+  const proxy = await startProxy();
+  const runs: Timing[] = [];
+  let peakKb = 0;
+  let idleKb = 0;
+  try {
+    await proxyRun(proxy.baseUrl, proxy.token);
+    idleKb = MemorySampler.rssKb(proxy.child.pid!);
+    for (let i = 0; i < RUNS; i++) {
+      const sampler = new MemorySampler(proxy.child.pid!);
+      sampler.start();
+      runs.push(await proxyRun(proxy.baseUrl, proxy.token));
+      peakKb = Math.max(peakKb, sampler.stop());
+    }
+  } finally {
+    proxy.child.kill('SIGTERM');
+    await new Promise((r) => proxy.child.once('exit', r));
+    rmSync(proxy.dataDir, { recursive: true, force: true });
+  }
+  for (const run of runs) if (run.rows !== ROWS) throw new Error(`proxy delivered ${run.rows} rows, expected ${ROWS}`);
+  const base = median(baselines.map((b) => b.totalMs));
+  const total = median(runs.map((r) => r.totalMs));
+  const figures = {
+    baseline_ms: base,
+    baseline_first_batch_ms: median(baselines.map((b) => b.firstBatchMs)),
+    proxy_ms: total,
+    proxy_first_batch_ms: median(runs.map((r) => r.firstBatchMs)),
+    ratio: total / base,
+    arrow_mib: median(runs.map((r) => r.bytes)) / 1024 ** 2,
+    proxy_idle_rss_mib: idleKb / 1024,
+    proxy_peak_rss_mib: peakKb / 1024,
+  };
+  process.stdout.write(
+    [
+      `ClickHouse (chDB) ArrowStream alone: ${base.toFixed(0)} ms (first batch ${figures.baseline_first_batch_ms.toFixed(0)} ms)`,
+      `proxy → WebSocket client (Arrow):    ${total.toFixed(0)} ms (first batch ${figures.proxy_first_batch_ms.toFixed(0)} ms), ${figures.arrow_mib.toFixed(0)} MiB of Arrow`,
+      `ratio proxy ÷ ClickHouse alone:      ${figures.ratio.toFixed(2)}× (goal ≤ 1.15×)`,
+      `proxy memory: idle ${mib(idleKb)}, peak during delivery ${mib(peakKb)} (${mib(peakKb - idleKb)} above idle)`,
+      `(median of ${RUNS} runs each)`,
+    ].join('\n') + '\n',
+  );
+  return figures;
+}
