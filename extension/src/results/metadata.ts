@@ -16,7 +16,7 @@ function finiteNumber(value: unknown): number | undefined {
   return typeof number === 'number' && Number.isFinite(number) ? number : undefined;
 }
 
-/** Reads `{rows, total_rows, truncated, elapsed_ms, bytes_read, columns}` defensively. */
+/** Reads `{preview_rows, total_rows, truncated, elapsed_ms, bytes_read, columns}` defensively. */
 export function readResultMetadata(raw: unknown): ResultMetadata {
   const source = raw && typeof raw === 'object' ? (raw as Record<string, unknown>) : {};
   const columns = Array.isArray(source.columns)
@@ -26,8 +26,8 @@ export function readResultMetadata(raw: unknown): ResultMetadata {
       })
     : [];
   return {
-    rows: finiteNumber(source.rows),
-    totalRows: finiteNumber(source.total_rows),
+    rows: finiteNumber(source.preview_rows ?? source.rows),
+    totalRows: finiteNumber(source.total_rows ?? source.rows),
     truncated: source.truncated === true,
     elapsedMs: finiteNumber(source.elapsed_ms),
     bytesRead: finiteNumber(source.bytes_read),

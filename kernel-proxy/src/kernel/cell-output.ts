@@ -34,10 +34,12 @@ export function outputFor(outcome: StatementOutcome, rowCap: number): DisplayBun
     metadata: {
       [ARROW_MIME]: {
         rows: outcome.result.rows,
+        total_rows: outcome.result.rows,
         preview_rows: outcome.table.numRows,
         truncated: outcome.result.truncated,
         elapsed_ms: elapsedMs,
         bytes: outcome.result.bytes,
+        bytes_read: outcome.result.bytes,
         columns: outcome.columns,
       },
     },

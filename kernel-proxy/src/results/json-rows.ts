@@ -1,4 +1,5 @@
 import { DataType, type Table } from 'apache-arrow';
+import { decimalText } from './render.js';
 
 function jsonValue(value: unknown): unknown {
   if (value === null || value === undefined) return null;
@@ -21,6 +22,14 @@ export function tableRowsAsJson(table: Table): Record<string, unknown>[] {
   const convert = fields.map((f) => {
     if (DataType.isTimestamp(f.type)) return (v: unknown) => (v === null ? null : new Date(Number(v)).toISOString());
     if (DataType.isDate(f.type)) return (v: unknown) => (v === null ? null : new Date(Number(v)).toISOString().slice(0, 10));
+    if (DataType.isDecimal(f.type)) {
+      const scale = (f.type as { scale: number }).scale;
+      return (v: unknown) => {
+        if (v === null) return null;
+        const text = decimalText(v, scale);
+        return text.replace(/^-/, '').replace('.', '').replace(/^0+/, '').length <= 15 ? Number(text) : text;
+      };
+    }
     return jsonValue;
   });
   const rows: Record<string, unknown>[] = [];

@@ -38,8 +38,21 @@ function inZone(ms: number, timezone: string | null | undefined): string {
   return `${format.format(new Date(ms))}${fraction}`;
 }
 
-/** Formats a column's values by its Arrow type: timestamps in their zone, dates as dates. */
+/** An Arrow decimal (unscaled integer) as exact decimal text: -196440010 at scale 2 → "-1964400.10". */
+export function decimalText(value: unknown, scale: number): string {
+  const digits = String(value);
+  if (scale <= 0) return digits;
+  const negative = digits.startsWith('-');
+  const unsigned = (negative ? digits.slice(1) : digits).padStart(scale + 1, '0');
+  return `${negative ? '-' : ''}${unsigned.slice(0, -scale)}.${unsigned.slice(-scale)}`;
+}
+
+/** Formats a column's values by its Arrow type: timestamps in their zone, dates as dates, decimals exact. */
 export function columnFormatter(field: Field): (value: unknown) => string {
+  if (DataType.isDecimal(field.type)) {
+    const scale = (field.type as { scale: number }).scale;
+    return (v) => (v === null || v === undefined ? 'NULL' : decimalText(v, scale));
+  }
   if (DataType.isTimestamp(field.type)) {
     const timezone = (field.type as { timezone?: string | null }).timezone;
     return (v) => (v === null || v === undefined ? 'NULL' : inZone(Number(v), timezone));

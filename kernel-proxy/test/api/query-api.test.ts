@@ -95,3 +95,10 @@ describe('REST /api/query body handling', () => {
     expect(broken.json()).toMatchObject({ success: false, error: { message: 'body: not valid JSON' } });
   });
 });
+
+describe('REST decimals', () => {
+  it('returns decimals exactly: numbers when they fit a double exactly, text otherwise', async () => {
+    const body = (await execute({ query: "SELECT toDecimal64(-1964400.10, 2) AS d, toDecimal128('12345678901234567890.123', 3) AS big, toDecimal32(0.05, 2) AS small" })).json();
+    expect(body.data).toEqual([{ d: -1964400.1, big: '12345678901234567890.123', small: 0.05 }]);
+  });
+});

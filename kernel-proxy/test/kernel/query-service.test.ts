@@ -146,3 +146,15 @@ describe('type fidelity with NULLs and wide types', () => {
     expect((outcome.table.schema.fields[0]!.type as { timezone?: string }).timezone).toBe('Europe/Berlin');
   });
 });
+
+describe('decimal text', () => {
+  it('shows decimals exactly in the text and HTML fallbacks', async () => {
+    const { renderText, decimalText } = await import('../../src/results/render.js');
+    expect(decimalText('-196440010', 2)).toBe('-1964400.10');
+    expect(decimalText('5', 2)).toBe('0.05');
+    expect(decimalText('-5', 3)).toBe('-0.005');
+    const outcome = await queries.run("SELECT toDecimal64(-1964400.10, 2) AS d", ctx);
+    if (outcome.kind !== 'rows') throw new Error('expected rows');
+    expect(renderText(outcome.table, { rows: 1, shownRows: 1, truncated: false, elapsedMs: 1, bytes: 1, rowCap: 1 })).toContain('-1964400.10');
+  });
+});
