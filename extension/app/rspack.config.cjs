@@ -11,7 +11,8 @@ const miniSVGDataURI = require('mini-svg-data-uri');
 
 const data = require('./package.json');
 
-const buildDir = path.resolve(__dirname, 'build');
+// CHLAB_APP_BUILD_DIR builds elsewhere (served with CHLAB_STATIC_DIR), e.g. to try a change beside a running build.
+const buildDir = path.resolve(process.env.CHLAB_APP_BUILD_DIR || path.join(__dirname, 'build'));
 const { extensions, mimeExtensions } = data.jupyterlab;
 const packageNames = [...new Set([...extensions, ...mimeExtensions])];
 
