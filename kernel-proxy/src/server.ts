@@ -19,6 +19,7 @@ import { sessionsPlugin } from './jupyter/sessions.js';
 import { labPlugin } from './jupyter/lab.js';
 import { miscPlugin } from './jupyter/misc.js';
 import { queryApiPlugin } from './api/query.js';
+import { exportApiPlugin } from './api/export.js';
 
 export interface ChlabServices {
   config: Config;
@@ -75,6 +76,7 @@ export async function buildServer({ config, logger, engine: given }: BuildOption
     token: config.token,
   });
   await app.register(queryApiPlugin, { queries, history, config });
+  await app.register(exportApiPlugin, { queries, history });
 
   app.addHook('onClose', async () => {
     await kernels.shutdownAll();

@@ -3,7 +3,12 @@ import { randomUUID } from 'node:crypto';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { createChdbConnection, type ChdbConnection } from 'chdb/connection';
 import { RecordBatchReader, type RecordBatch } from 'apache-arrow';
-import type { ClickHouseEngine, CommandSummary, PingResult, QueryOptions, Settings } from './engine.js';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { ClickHouseEngine, CommandSummary, ExportFormat, PingResult, QueryOptions, Settings } from './engine.js';
 import { toClickHouseError } from './errors.js';
 import { Mutex } from '../util/mutex.js';
 
@@ -74,6 +79,28 @@ export class EmbeddedEngine implements ClickHouseEngine {
       this.busy--;
       release();
     }
+  }
+
+  /**
+   * chDB streams format each chunk on its own (a CSV header per chunk, a Parquet file per chunk), so an
+   * export is written whole to a temporary file by the engine (INTO OUTFILE) and streamed from disk.
+   */
+  async exportStream(sql: string, format: ExportFormat, options: QueryOptions = {}): Promise<Readable> {
+    const dir = await mkdtemp(path.join(tmpdir(), 'chlab-export-'));
+    const file = path.join(dir, 'result');
+    try {
+      await this.exclusive(options.signal, async () => {
+        const prelude = `${setStatements({ ...this.defaults, ...options.settings })}${paramStatements(options.params)}`;
+        await this.connection.chdb.queryAsync(`${prelude}SELECT 1`, { format: 'Null' });
+        await this.connection.chdb.queryAsync(`${sql}\nINTO OUTFILE '${file}' TRUNCATE FORMAT ${format}`, { format: 'Null', signal: options.signal });
+      });
+    } catch (error) {
+      await rm(dir, { recursive: true, force: true });
+      throw toClickHouseError(error);
+    }
+    const stream = createReadStream(file);
+    stream.once('close', () => void rm(dir, { recursive: true, force: true }));
+    return stream;
   }
 
   /** Runs a one-shot statement in its turn (see the class comment). */

@@ -1,4 +1,8 @@
+import type { Readable } from 'node:stream';
 import type { RecordBatch } from 'apache-arrow';
+
+/** ClickHouse output formats a result can be exported in. */
+export type ExportFormat = 'CSVWithNames' | 'TSVWithNames' | 'JSONEachRow' | 'Parquet';
 
 export type Settings = Record<string, string | number | boolean>;
 
@@ -37,6 +41,8 @@ export interface ClickHouseEngine {
   /** A description safe to show users: never includes credentials. */
   readonly description: string;
   arrowBatches(sql: string, options?: QueryOptions): AsyncIterable<RecordBatch>;
+  /** The whole result of a SELECT in a ClickHouse output format, as a byte stream (exports). */
+  exportStream(sql: string, format: ExportFormat, options?: QueryOptions): Promise<Readable>;
   json<T = Record<string, unknown>>(sql: string, options?: QueryOptions): Promise<T[]>;
   command(sql: string, options?: QueryOptions): Promise<CommandSummary>;
   insertJson(table: string, rows: readonly Record<string, unknown>[]): Promise<void>;

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { RecordBatchReader, type RecordBatch } from 'apache-arrow';
 import type { ClickHouseHttpConfig } from '../config.js';
-import type { ClickHouseEngine, CommandSummary, PingResult, QueryOptions, Settings } from './engine.js';
+import type { Readable } from 'node:stream';
+import type { ClickHouseEngine, CommandSummary, ExportFormat, PingResult, QueryOptions, Settings } from './engine.js';
 import { toClickHouseError } from './errors.js';
 import { QueryCancelledError } from './embedded.js';
 import { tsvToArrowBatches } from './tsv-arrow.js';
@@ -61,6 +62,22 @@ export class HttpEngine implements ClickHouseEngine {
       for await (const batch of batches) yield batch;
     } catch (error) {
       if (options.signal?.aborted) throw new QueryCancelledError();
+      throw toClickHouseError(error);
+    }
+  }
+
+  async exportStream(sql: string, format: ExportFormat, options: QueryOptions = {}): Promise<Readable> {
+    try {
+      const result = await this.client.exec({
+        query: `${sql}\nFORMAT ${format}`,
+        query_id: options.queryId,
+        query_params: options.params,
+        session_id: options.sessionId,
+        clickhouse_settings: this.settingsFor(format, options.settings),
+        abort_signal: options.signal,
+      });
+      return result.stream as Readable;
+    } catch (error) {
       throw toClickHouseError(error);
     }
   }

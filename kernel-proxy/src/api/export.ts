@@ -1,0 +1,76 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { ExportFormat } from '../clickhouse/engine.js';
+import { toClickHouseError } from '../clickhouse/errors.js';
+import type { QueryHistory } from '../clickhouse/history.js';
+import type { QueryService } from '../clickhouse/query-service.js';
+import { isSubqueryable, splitStatements } from '../clickhouse/sql-split.js';
+import { zodMessage } from './query.js';
+
+export interface ExportApiOptions {
+  queries: QueryService;
+  history: QueryHistory;
+}
+
+const FORMATS: Record<string, { clickhouse: ExportFormat; mime: string; extension: string }> = {
+  csv: { clickhouse: 'CSVWithNames', mime: 'text/csv; charset=utf-8', extension: 'csv' },
+  tsv: { clickhouse: 'TSVWithNames', mime: 'text/tab-separated-values; charset=utf-8', extension: 'tsv' },
+  jsonl: { clickhouse: 'JSONEachRow', mime: 'application/x-ndjson; charset=utf-8', extension: 'jsonl' },
+  parquet: { clickhouse: 'Parquet', mime: 'application/vnd.apache.parquet', extension: 'parquet' },
+};
+
+const ExportRequest = z.object({
+  query: z.string().min(1, 'query must not be empty').max(1024 * 1024, 'query is longer than 1 MiB'),
+  format: z.enum(['csv', 'tsv', 'jsonl', 'parquet']).default('csv'),
+  filename: z
+    .string()
+    .regex(/^[\w.-]{1,100}$/, 'filename: letters, digits, _ . - only')
+    .optional(),
+});
+
+function userOf(request: FastifyRequest): string {
+  return (request as FastifyRequest & { user?: { username?: string } }).user?.username ?? 'analyst';
+}
+
+/**
+ * `/api/query/export`: the whole result of one SELECT, streamed by ClickHouse in CSV, TSV, JSON Lines
+ * or Parquet — not limited by the result caps that bound what a notebook holds.
+ */
+export const exportApiPlugin: FastifyPluginAsync<ExportApiOptions> = async (app, { queries, history }) => {
+  const handle = async (request: FastifyRequest, reply: FastifyReply, input: unknown) => {
+    const parsed = ExportRequest.safeParse(input);
+    if (!parsed.success) return reply.code(400).send({ success: false, error: { message: zodMessage(parsed.error) } });
+    const statements = splitStatements(parsed.data.query);
+    if (statements.length !== 1 || !isSubqueryable(statements[0]!)) {
+      return reply.code(400).send({ success: false, error: { message: 'query: export takes exactly one SELECT (without FORMAT or INTO OUTFILE)' } });
+    }
+    const format = FORMATS[parsed.data.format]!;
+    const controller = new AbortController();
+    reply.raw.on('close', () => {
+      if (!reply.raw.writableFinished) controller.abort();
+    });
+    const startedAt = new Date();
+    const started = performance.now();
+    try {
+      const stream = await queries.engine.exportStream(statements[0]!, format.clickhouse, { signal: controller.signal });
+      await history.record({ user: userOf(request), source: 'export', startedAt, query: statements[0]!, rows: 0, elapsed_ms: performance.now() - started, status: 'ok', error: null });
+      const filename = `${parsed.data.filename ?? 'result'}.${format.extension}`;
+      return reply.header('Content-Type', format.mime).header('Content-Disposition', `attachment; filename="${filename}"`).send(stream);
+    } catch (error) {
+      const failure = toClickHouseError(error);
+      await history.record({ user: userOf(request), source: 'export', startedAt, query: statements[0]!, rows: 0, elapsed_ms: performance.now() - started, status: 'error', error: failure.display });
+      return reply.code(400).send({ success: false, error: { code: failure.code ?? null, type: failure.type ?? null, message: failure.message } });
+    }
+  };
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, typeof body === 'string' && body.trim() ? JSON.parse(body) : undefined);
+    } catch {
+      done(Object.assign(new Error('body: not valid JSON'), { statusCode: 400 }), undefined);
+    }
+  });
+  app.post('/api/query/export', (request, reply) => handle(request, reply, request.body));
+  app.get('/api/query/export', (request, reply) => handle(request, reply, request.query));
+};
