@@ -6,6 +6,7 @@ import type { QueryHistory } from '../clickhouse/history.js';
 import type { QueryService } from '../clickhouse/query-service.js';
 import { isSubqueryable, splitStatements } from '../clickhouse/sql-split.js';
 import { zodMessage } from './query.js';
+import { requestUser, useRestConventions } from './rest-conventions.js';
 
 export interface ExportApiOptions {
   queries: QueryService;
@@ -28,10 +29,6 @@ const ExportRequest = z.object({
     .optional(),
 });
 
-function userOf(request: FastifyRequest): string {
-  return (request as FastifyRequest & { user?: { username?: string } }).user?.username ?? 'analyst';
-}
-
 /**
  * `/api/query/export`: the whole result of one SELECT, streamed by ClickHouse in CSV, TSV, JSON Lines
  * or Parquet — not limited by the result caps that bound what a notebook holds.
@@ -53,24 +50,17 @@ export const exportApiPlugin: FastifyPluginAsync<ExportApiOptions> = async (app,
     const started = performance.now();
     try {
       const stream = await queries.engine.exportStream(statements[0]!, format.clickhouse, { signal: controller.signal });
-      await history.record({ user: userOf(request), source: 'export', startedAt, query: statements[0]!, rows: 0, elapsed_ms: performance.now() - started, status: 'ok', error: null });
+      await history.record({ user: requestUser(request), source: 'export', startedAt, query: statements[0]!, rows: 0, elapsed_ms: performance.now() - started, status: 'ok', error: null });
       const filename = `${parsed.data.filename ?? 'result'}.${format.extension}`;
       return reply.header('Content-Type', format.mime).header('Content-Disposition', `attachment; filename="${filename}"`).send(stream);
     } catch (error) {
       const failure = toClickHouseError(error);
-      await history.record({ user: userOf(request), source: 'export', startedAt, query: statements[0]!, rows: 0, elapsed_ms: performance.now() - started, status: 'error', error: failure.display });
+      await history.record({ user: requestUser(request), source: 'export', startedAt, query: statements[0]!, rows: 0, elapsed_ms: performance.now() - started, status: 'error', error: failure.display });
       return reply.code(400).send({ success: false, error: { code: failure.code ?? null, type: failure.type ?? null, message: failure.message } });
     }
   };
 
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
-    try {
-      done(null, typeof body === 'string' && body.trim() ? JSON.parse(body) : undefined);
-    } catch {
-      done(Object.assign(new Error('body: not valid JSON'), { statusCode: 400 }), undefined);
-    }
-  });
+  useRestConventions(app, 'export');
   app.post('/api/query/export', (request, reply) => handle(request, reply, request.body));
   app.get('/api/query/export', (request, reply) => handle(request, reply, request.query));
 };

@@ -9,6 +9,7 @@ import { splitStatements } from '../clickhouse/sql-split.js';
 import { toIpcBytes } from '../results/collect.js';
 import { checkPostgres } from '../postgres/health.js';
 import { tableRowsAsJson } from '../results/json-rows.js';
+import { requestUser, useRestConventions } from './rest-conventions.js';
 
 export interface QueryApiOptions {
   queries: QueryService;
@@ -33,27 +34,10 @@ export function zodMessage(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
 }
 
-function userOf(request: FastifyRequest): string {
-  return (request as FastifyRequest & { user?: { username?: string } }).user?.username ?? 'analyst';
-}
-
 /** REST for scripts: /api/query/execute, /api/query/health, /api/query/history (SPEC §4). */
 export const queryApiPlugin: FastifyPluginAsync<QueryApiOptions> = async (app, { queries, history, config }) => {
-  // Scripts (curl -d …) and JupyterLab alike send JSON under other content types: read every body as JSON.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
-    if (typeof body !== 'string' || body.trim() === '') return done(null, undefined);
-    try {
-      done(null, JSON.parse(body));
-    } catch {
-      done(Object.assign(new Error('body: not valid JSON'), { statusCode: 400 }), undefined);
-    }
-  });
-  app.setErrorHandler((error: { statusCode?: number; message: string }, _request, reply) => {
-    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    if (status === 500) app.log.error({ err: error }, 'query API failed');
-    return reply.code(status).send({ success: false, error: { message: status === 500 ? 'Internal error' : error.message } });
-  });
+  useRestConventions(app, 'query');
+
   app.post('/api/query/execute', async (request, reply) => {
     const body = ExecuteBody.safeParse(request.body);
     if (!body.success) return reply.code(400).send({ success: false, error: { message: zodMessage(body.error) } });
@@ -70,7 +54,7 @@ export const queryApiPlugin: FastifyPluginAsync<QueryApiOptions> = async (app, {
     try {
       for (const statement of statements) {
         last = await queries.run(statement, {
-          user: userOf(request),
+          user: requestUser(request),
           source: 'rest',
           signal: controller.signal,
           keepRows: config.limits.restMaxRows,
