@@ -33,6 +33,13 @@ const keepEnsuredAssets = file => {
   return relative === '' || /^(schemas|themes)(\/|$)|^style\.js$/.test(relative);
 };
 
+// DuckDB-WASM (result re-query in the browser): its .wasm and worker files are served by the proxy from
+// build/duckdb/ (/static/lab/duckdb/…), never from a CDN. Its ESM entry imports apache-arrow 17; it uses the
+// extension's apache-arrow instead, so the bundle holds one Arrow.
+const duckdbDist = path.dirname(require.resolve('@duckdb/duckdb-wasm/dist/duckdb-eh.wasm', { paths: [path.join(__dirname, '..')] }));
+const extensionArrow = path.dirname(require.resolve('apache-arrow', { paths: [path.join(__dirname, '..')] }));
+const DUCKDB_FILES = ['duckdb-mvp.wasm', 'duckdb-eh.wasm', 'duckdb-browser-mvp.worker.js', 'duckdb-browser-eh.worker.js'];
+
 const svgAsDataUri = {
   dataUrl: {
     content: content => miniSVGDataURI(content.content),
@@ -68,6 +75,7 @@ const bundleConfig = {
     rules: [
       // JupyterLab packages are ESM with extensionless imports.
       { test: /\.m?js$/, resolve: { fullySpecified: false } },
+      { include: duckdbDist, resolve: { alias: { 'apache-arrow': extensionArrow } } },
       { test: /\.raw\.css$/, type: 'asset/source' },
       { test: /(?<!\.raw)\.css$/, use: ['style-loader', 'css-loader'] },
       { test: /\.html$/, type: 'asset/resource' },
@@ -92,6 +100,9 @@ const bundleConfig = {
     ]
   },
   plugins: [
+    new rspack.CopyRspackPlugin({
+      patterns: DUCKDB_FILES.map(file => ({ from: path.join(duckdbDist, file), to: `duckdb/${file}`, info: { minimized: true } }))
+    }),
     new rspack.DefinePlugin({
       // Some dependencies call process.cwd() / read process.env (path polyfill).
       'process.env': '{}',

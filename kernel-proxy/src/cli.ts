@@ -1,27 +1,44 @@
 #!/usr/bin/env node
 import { ConfigError, loadConfig, loadDotEnv } from './config.js';
 import { createLogger } from './logger.js';
-import { buildServer } from './server.js';
 
 const USAGE = `Usage: chlab <command>
 
 Commands:
   start     Serve JupyterLab with the clickhouse kernel (default)
+  run       Run a notebook headless: chlab run <notebook.ipynb> [--out <file>] [-p name=value …]
+  clear     Clear a notebook's outputs: chlab clear <notebook.ipynb> … [--check]
   help      Show this help
 
 Configuration comes from the environment and a .env file: see README.md.`;
 
 async function start(): Promise<void> {
+  // Imported here, not at the top: `chlab help` and `chlab clear` need none of it and start at once.
+  const [{ buildServer }, { DEMO_BUCKET, startDemoS3IfUnconfigured }] = await Promise.all([import('./server.js'), import('./s3/local-server.js')]);
   loadDotEnv();
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
+  // No S3 configured: a local demo S3 server (own process, loopback, random keys) with sample files.
+  const localS3 = await startDemoS3IfUnconfigured(config);
   const { app } = await buildServer({ config, logger });
+  await app.chlab.s3.start();
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `http://${host}:${port}/lab?token=${config.token}`;
-  process.stdout.write(`\nchlab is running (ClickHouse: ${app.chlab.engine.description}).\nOpen this URL in a browser:\n\n    ${url}\n\n`);
+  const s3 = localS3
+    ? `S3: demo bucket s3://${DEMO_BUCKET}/ on a local server at ${localS3.endpoint} (set S3_ENDPOINT for yours, CHLAB_S3_DEMO=0 for none).\n`
+    : app.chlab.s3.connections.length
+      ? `S3: ${app.chlab.s3.connections.map((c) => `${c.name} (${c.endpoint})`).join(', ')}.\n`
+      : '';
+  const postgres = config.postgres
+    ? `PostgreSQL (migrations): ${config.postgres.host}:${config.postgres.port}/${config.postgres.database}.\n`
+    : config.demoPostgres !== false
+      ? 'PostgreSQL (migrations): an embedded demo with sample tables, starting in the background (set POSTGRES_HOST for yours, CHLAB_DEMO_POSTGRES=0 for none).\n'
+      : '';
+  process.stdout.write(`\nchlab is running (ClickHouse: ${app.chlab.engine.description}).\n${s3}${postgres}Open this URL in a browser:\n\n    ${url}\n\n`);
+  app.chlab.migrations.warmUp();
 
   let closing = false;
   const stop = async (signal: string) => {
@@ -29,6 +46,7 @@ async function start(): Promise<void> {
     closing = true;
     logger.info({ signal }, 'shutting down');
     await app.close();
+    await localS3?.stop();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
@@ -40,6 +58,12 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'start':
       return start();
+    case 'run':
+      process.exitCode = await (await import('./runner/commands.js')).runCommand(argv.slice(1));
+      return;
+    case 'clear':
+      process.exitCode = await (await import('./runner/commands.js')).clearCommand(argv.slice(1));
+      return;
     case 'help':
     case '--help':
     case '-h':

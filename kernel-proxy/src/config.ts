@@ -73,6 +73,8 @@ export interface Config {
   staticDir: string;
   clickhouse: ClickHouseConfig;
   postgres?: PostgresConfig;
+  /** CHLAB_DEMO_POSTGRES (default on): without POSTGRES_HOST, migrations read from an embedded demo PostgreSQL (PGlite). */
+  demoPostgres?: boolean;
   s3: S3Config;
   limits: Limits;
   logLevel: string;
@@ -117,6 +119,7 @@ const EnvSchema = z.object({
   POSTGRES_USER: z.string().optional(),
   POSTGRES_PASSWORD: z.string().optional(),
   POSTGRES_DB: z.string().optional(),
+  CHLAB_DEMO_POSTGRES: z.string().optional(),
   S3_ENDPOINT: z.string().optional(),
   S3_REGION: z.string().optional(),
   AWS_ACCESS_KEY_ID: z.string().optional(),
@@ -180,6 +183,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     staticDir: path.resolve(e.CHLAB_STATIC_DIR ?? path.join(REPO_ROOT, 'extension', 'app', 'build')),
     clickhouse,
     postgres,
+    demoPostgres: !['0', 'false', 'no', 'off'].includes(e.CHLAB_DEMO_POSTGRES ?? '1'),
     s3: {
       endpoint: e.S3_ENDPOINT,
       region: e.S3_REGION ?? 'us-east-1',

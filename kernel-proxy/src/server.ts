@@ -20,6 +20,13 @@ import { labPlugin } from './jupyter/lab.js';
 import { miscPlugin } from './jupyter/misc.js';
 import { queryApiPlugin } from './api/query.js';
 import { exportApiPlugin } from './api/export.js';
+import { s3ApiPlugin } from './api/s3.js';
+import { S3Magic } from './s3/magic.js';
+import { S3Service } from './s3/service.js';
+import { migrationApiPlugin } from './api/migration.js';
+import { MigrateMagic } from './migration/magic.js';
+import { createMigrationService } from './migration/setup.js';
+import type { MigrationService } from './migration/service.js';
 
 export interface ChlabServices {
   config: Config;
@@ -27,6 +34,8 @@ export interface ChlabServices {
   queries: QueryService;
   history: QueryHistory;
   kernels: ClickHouseKernelManager;
+  s3: S3Service;
+  migrations: MigrationService;
 }
 
 declare module 'fastify' {
@@ -50,11 +59,13 @@ export async function buildServer({ config, logger, engine: given }: BuildOption
   const history = new QueryHistory(engine, logger);
   const queries = new QueryService(engine, history, config.limits);
   // Cell kinds beyond SQL (`%%migrate`, `%%s3`, …): each feature adds its CellMagic here.
-  const magics: CellMagic[] = [];
+  const s3 = new S3Service({ config, engine, queries, logger });
+  const migrations = createMigrationService(config, engine, logger);
+  const magics: CellMagic[] = [new S3Magic(s3), new MigrateMagic(migrations)];
   const kernels = new ClickHouseKernelManager(queries, logger, 'analyst', magics);
 
   const app: FastifyInstance = Fastify({ loggerInstance: logger as FastifyBaseLogger, bodyLimit: config.limits.maxMessageBytes });
-  app.decorate('chlab', { config, engine, queries, history, kernels });
+  app.decorate('chlab', { config, engine, queries, history, kernels, s3, migrations });
 
   await app.register(websocket, {
     options: { maxPayload: config.limits.maxMessageBytes, handleProtocols: (protocols: Set<string>) => chooseProtocol(protocols) },
@@ -77,9 +88,15 @@ export async function buildServer({ config, logger, engine: given }: BuildOption
   });
   await app.register(queryApiPlugin, { queries, history, config });
   await app.register(exportApiPlugin, { queries, history });
+  await app.register(s3ApiPlugin, { s3, config });
+  await app.register(migrationApiPlugin, { service: migrations });
+  // The named collections SQL cells use (s3_default, …); S3 cells and REST wait for them themselves.
+  void s3.start();
 
   app.addHook('onClose', async () => {
     await kernels.shutdownAll();
+    await s3.close();
+    await migrations.close();
     if (!given) await engine.close();
   });
   return { app };

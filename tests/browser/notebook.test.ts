@@ -27,7 +27,8 @@ import { silentLogger, testConfig } from '../../kernel-proxy/test/support/engine
 import { CHROMIUM_MISSING, findChromium, launchBrowser, type TestBrowser, type TestPage } from '../support/browser.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
-const BUILD = path.join(ROOT, 'extension', 'app', 'build');
+// CHLAB_STATIC_DIR: test another build (CHLAB_APP_BUILD_DIR=… npm run build -w extension/app).
+const BUILD = path.resolve(process.env.CHLAB_STATIC_DIR ?? path.join(ROOT, 'extension', 'app', 'build'));
 const SCREENSHOTS = path.join(ROOT, 'docs', 'screenshots');
 const TOKEN = 'notebook-e2e-token-0123456789';
 const ARROW_MIME = 'application/vnd.apache.arrow.stream';
@@ -101,13 +102,16 @@ function notebookView(page: Page): Promise<NotebookView> {
         if (out.classList.contains('chlab-ArrowResultRenderer')) {
           return {
             kind: 'table',
-            headers: [...out.querySelectorAll('thead th')].map((th) => ({
+            // The virtual grid: header cells and the rows in view (all of them for these small results), in row order.
+            headers: [...out.querySelectorAll('.chlab-Grid-headerCell')].map((th) => ({
               name: th.querySelector('.chlab-ResultTable-columnName')?.textContent ?? '',
               type: th.querySelector('.chlab-ResultTable-columnType')?.textContent ?? '',
             })),
-            rows: [...out.querySelectorAll('tbody tr')].map((tr) =>
-              [...tr.querySelectorAll('td')].map((td) => (td.classList.contains('chlab-ResultTable-null') ? null : (td.textContent ?? ''))),
-            ),
+            rows: [...out.querySelectorAll('.chlab-Grid-row')]
+              .sort((a, b) => Number((a as HTMLElement).dataset.row) - Number((b as HTMLElement).dataset.row))
+              .map((tr) =>
+                [...tr.querySelectorAll('.chlab-Grid-cell')].map((td) => (td.classList.contains('chlab-ResultTable-null') ? null : (td.textContent ?? ''))),
+              ),
             summary: out.querySelector('.chlab-ArrowResult-summary')?.textContent ?? '',
           };
         }
@@ -233,7 +237,7 @@ describe.skipIf(!!skipReason)('a ClickHouse notebook in JupyterLab (headless Chr
   beforeAll(async () => {
     notebookDir = await mkdtemp(path.join(tmpdir(), 'chlab-notebooks-'));
     await cp(path.join(ROOT, 'notebooks'), notebookDir, { recursive: true });
-    config = testConfig({ CHLAB_TOKEN: TOKEN, CHLAB_NOTEBOOK_DIR: notebookDir });
+    config = testConfig({ CHLAB_TOKEN: TOKEN, CHLAB_NOTEBOOK_DIR: notebookDir, CHLAB_STATIC_DIR: BUILD });
     ({ app } = await buildServer({ config, logger: silentLogger }));
     await app.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
@@ -415,7 +419,11 @@ describe.skipIf(!!skipReason)('a ClickHouse notebook in JupyterLab (headless Chr
       .toBe(true);
     const stoppedMs = Date.now() - interruptedAt;
     view = await notebookView(page);
-    expect(view.cells[slow]!.outputs).toEqual([{ kind: 'error', mime: 'application/vnd.jupyter.stderr', text: expect.stringMatching(/^Interrupted: /) }]);
+    // The rows that streamed in before the interrupt stay, marked as stopped; then the error.
+    expect(view.cells[slow]!.outputs).toEqual([
+      expect.objectContaining({ kind: 'table', summary: expect.stringMatching(/^[\d,]+ rows? · the query stopped before the result ended$/) }),
+      { kind: 'error', mime: 'application/vnd.jupyter.stderr', text: expect.stringMatching(/^Interrupted: /) },
+    ]);
     expect(view.cells[slow]!.prompt).toBe('[6]:');
     expect(stoppedMs).toBeLessThan(10_000);
     expect(await slowQueriesOnServer()).toBe(0);
@@ -464,8 +472,11 @@ describe.skipIf(!!skipReason)('a ClickHouse notebook in JupyterLab (headless Chr
     expect(Buffer.from(bundle[ARROW_MIME]!, 'base64').subarray(0, 4).readInt32LE()).toBe(-1); // an Arrow IPC stream starts with a continuation marker
     expect(bundle['text/plain']).toContain('Manhattan');
     const arrowOutputs = code.flatMap((c) => c.outputs).filter((o: any) => o.data?.[ARROW_MIME]);
-    expect(arrowOutputs).toHaveLength(5); // version, GROUP BY, LIMIT 10, system.columns, SELECT 1
-    expect(code[5].outputs).toEqual([expect.objectContaining({ output_type: 'error', ename: 'Interrupted' })]);
+    expect(arrowOutputs).toHaveLength(6); // version, GROUP BY, LIMIT 10, system.columns, the interrupted query's first rows, SELECT 1
+    expect(code[5].outputs).toEqual([
+      expect.objectContaining({ output_type: 'display_data', metadata: { [ARROW_MIME]: expect.objectContaining({ streaming: true }) } }),
+      expect.objectContaining({ output_type: 'error', ename: 'Interrupted' }),
+    ]);
 
     // Reload: the workspace reopens the notebook and its saved outputs render; nothing runs again.
     const { total: queriesBefore } = await api('/api/query/history?limit=1');
@@ -476,7 +487,7 @@ describe.skipIf(!!skipReason)('a ClickHouse notebook in JupyterLab (headless Chr
         const v = await notebookView(page).catch(() => undefined);
         return v?.path === 'quickstart.ipynb' && v.status === 'idle' ? v.cells.flatMap(tables).length : -1;
       }, WAIT)
-      .toBe(5);
+      .toBe(6);
     const shownAfterReload = (await notebookView(page)).cells.map(({ prompt, outputs }) => ({ prompt, outputs }));
     expect(shownAfterReload).toEqual(shownBeforeSave);
     const { total: queriesAfter } = await api('/api/query/history?limit=1');
@@ -499,7 +510,7 @@ describe.skipIf(!!skipReason)('a ClickHouse notebook in JupyterLab (headless Chr
         }
         return 'rgb(255, 255, 255)';
       };
-      const cell = document.querySelector('.chlab-ArrowResultRenderer tbody td')!;
+      const cell = document.querySelector('.chlab-ArrowResultRenderer .chlab-Grid-cell')!;
       const header = document.querySelector('.chlab-ArrowResultRenderer .chlab-ResultTable-columnName')!;
       return { cell: [getComputedStyle(cell).color, background(cell)], header: [getComputedStyle(header).color, background(header)] };
     });

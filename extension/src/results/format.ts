@@ -1,7 +1,7 @@
 import { DataType, Precision, TimeUnit, type Vector } from 'apache-arrow';
 
+import { uuidText } from './duckdb/prepare.js';
 import {
-  clickhouseUuidText,
   fixedStringText,
   ipv4Text,
   ipv6Text,
@@ -141,7 +141,8 @@ function renderInteger(value: number | bigint, clickhouse: ClickHouseType | unde
 function renderFixedBinary(bytes: Uint8Array, clickhouse: ClickHouseType | undefined): Rendered {
   const name = clickhouse?.name ?? '';
   if (name === 'UUID') {
-    return textual(clickhouseUuidText(bytes));
+    // ClickHouse writes a UUID into Arrow in its text byte order (not its two little-endian halves).
+    return textual(uuidText(bytes));
   }
   if (name === 'IPv6') {
     return textual(ipv6Text(bytes));
@@ -191,7 +192,8 @@ function render(value: unknown, type: DataType, clickhouse: ClickHouseType | und
     return literal(value ? 'true' : 'false');
   }
   if (DataType.isUtf8(type) || DataType.isLargeUtf8(type) || DataType.isUtf8View(type)) {
-    return textual(String(value));
+    // FixedString(N) pads with zero bytes: shown without them.
+    return textual(base?.name === 'FixedString' ? String(value).replace(/\0+$/, '') : String(value));
   }
   if (DataType.isFixedSizeBinary(type)) {
     return renderFixedBinary(asBytes(value), base);

@@ -1,8 +1,12 @@
 import { runResultsBench } from './results.js';
+import { runBrowserBench } from './browser.js';
+import { runMigrationBench } from './migration.js';
 
 /** `npm run bench`: every benchmark, each printing ratios against a baseline measured in the same run. */
 const benches: Record<string, () => Promise<unknown>> = {
   results: runResultsBench,
+  browser: runBrowserBench,
+  migration: runMigrationBench,
 };
 
 const only = process.argv.slice(2);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ClickHouseEngine } from './engine.js';
+import { scrubSecrets } from '../util/secrets.js';
 
 export type QueryStatus = 'ok' | 'error' | 'cancelled';
 
@@ -69,11 +70,12 @@ export class QueryHistory {
           source: entry.source,
           started_at: Math.floor(entry.startedAt.getTime() / 1000),
           started_at_ms: entry.startedAt.getTime(),
-          query: entry.query,
+          // A key the proxy holds never lands in the history, even when a user typed it into a query.
+          query: scrubSecrets(entry.query),
           rows: entry.rows,
           elapsed_ms: Math.round(entry.elapsed_ms),
           status: entry.status,
-          error: entry.error,
+          error: entry.error === null ? null : scrubSecrets(entry.error),
         },
       ]);
     } catch (error) {

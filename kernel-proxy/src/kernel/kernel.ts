@@ -245,7 +245,7 @@ export class ClickHouseKernel {
                 ? async (batch, columns) => {
                     if (!shown) {
                       shown = true;
-                      this.showFirstBatch(batch, columns, stream.resultId, message);
+                      this.showFirstBatch(batch, columns, stream.resultId, message, statement);
                     }
                     await stream.send(batch, columns);
                   }
@@ -260,10 +260,12 @@ export class ClickHouseKernel {
           if (!request.silent) {
             const bundle = outputFor(outcome, this.queries.limits.maxResultRows);
             if (stream && outcome.kind === 'rows') {
-              const metadata = { ...bundle.metadata, [ARROW_MIME]: { ...(bundle.metadata[ARROW_MIME] as object), result_id: stream.resultId, streamed: true } };
+              const metadata = { ...bundle.metadata, [ARROW_MIME]: { ...(bundle.metadata[ARROW_MIME] as object), result_id: stream.resultId, streamed: true, query: statement } };
               this.publish(shown ? 'update_display_data' : 'display_data', { ...bundle, metadata, transient: { display_id: stream.resultId } }, message);
             } else {
-              this.publish('display_data', { ...bundle, transient: {} }, message);
+              // The statement goes with a result, so the whole of it can be exported (/api/query/export).
+              const metadata = outcome.kind === 'rows' ? { ...bundle.metadata, [ARROW_MIME]: { ...(bundle.metadata[ARROW_MIME] as object), query: statement } } : bundle.metadata;
+              this.publish('display_data', { ...bundle, metadata, transient: {} }, message);
             }
           }
         } finally {
@@ -321,7 +323,7 @@ export class ClickHouseKernel {
   }
 
   /** The first rows on screen while the rest streams: replaced in place when the result ends. */
-  private showFirstBatch(batch: RecordBatch, columns: ColumnInfo[] | undefined, resultId: string, message: IncomingMessage): void {
+  private showFirstBatch(batch: RecordBatch, columns: ColumnInfo[] | undefined, resultId: string, message: IncomingMessage, statement: string): void {
     const preview = batch.numRows > this.queries.limits.previewRows ? batch.slice(0, this.queries.limits.previewRows) : batch;
     const table = new Table([preview]);
     const bundle = outputFor(
@@ -334,7 +336,7 @@ export class ClickHouseKernel {
       },
       this.queries.limits.maxResultRows,
     );
-    const metadata = { ...bundle.metadata, [ARROW_MIME]: { ...(bundle.metadata[ARROW_MIME] as object), result_id: resultId, streaming: true } };
+    const metadata = { ...bundle.metadata, [ARROW_MIME]: { ...(bundle.metadata[ARROW_MIME] as object), result_id: resultId, streaming: true, query: statement } };
     this.publish('display_data', { ...bundle, metadata, transient: { display_id: resultId } }, message);
   }
 

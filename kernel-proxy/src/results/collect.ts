@@ -27,8 +27,15 @@ export interface CollectLimits {
  */
 export async function collect(batches: AsyncIterable<RecordBatch>, limits: CollectLimits): Promise<CollectedResult> {
   const result: CollectedResult = { schema: undefined, preview: [], previewRows: 0, rows: 0, bytes: 0, truncated: false };
+  let atCap = false;
   for await (let batch of batches) {
     result.schema ??= batch.schema;
+    if (atCap) {
+      // A result of exactly the cap is whole: it is cut only when more rows come.
+      if (batch.numRows === 0) continue;
+      result.truncated = true;
+      break;
+    }
     if (result.rows + batch.numRows > limits.maxRows) {
       batch = batch.slice(0, limits.maxRows - result.rows);
       result.truncated = true;
@@ -41,10 +48,8 @@ export async function collect(batches: AsyncIterable<RecordBatch>, limits: Colle
       result.preview.push(keep === batch.numRows ? batch : batch.slice(0, keep));
       result.previewRows += keep;
     }
-    if (result.truncated || result.rows >= limits.maxRows || result.bytes >= limits.maxBytes) {
-      result.truncated = true;
-      break;
-    }
+    if (result.truncated) break;
+    if (result.rows >= limits.maxRows || result.bytes >= limits.maxBytes) atCap = true;
   }
   return result;
 }

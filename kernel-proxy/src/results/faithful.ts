@@ -49,6 +49,10 @@ export class FaithfulBatches {
       const plan = clickhouseType ? planFor(clickhouseType, field.type) : undefined;
       this.converters.push(plan?.convert);
       const metadata = new Map(field.metadata);
+      if (plan) {
+        // The Arrow extension (e.g. arrow.uuid on FixedSizeBinary(16)) described the old type, not the text.
+        for (const key of [...metadata.keys()]) if (key.startsWith('ARROW:extension:') || key.startsWith('PARQUET:')) metadata.delete(key);
+      }
       if (clickhouseType) metadata.set('clickhouse.type', clickhouseType);
       return new Field(field.name, plan?.type ?? field.type, field.nullable, metadata);
     });

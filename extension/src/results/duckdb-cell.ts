@@ -1,0 +1,224 @@
+import type { ICodeCellModel } from '@jupyterlab/cells';
+import type * as nbformat from '@jupyterlab/nbformat';
+import { type INotebookCellExecutor, type INotebookModel, runCell } from '@jupyterlab/notebook';
+import { tableFromIPC, tableToIPC } from 'apache-arrow';
+
+import { ARROW_MIME } from './comm.js';
+import { type DuckEngine, RESULTS_SCHEMA, getDuckDB } from './duckdb/engine.js';
+import { createTableAs, duckdbCellBody, firstKeyword, isDuckDBCell, splitDuckDBStatements, statementKind } from './duckdb/sql.js';
+
+export { duckdbCellBody, isDuckDBCell };
+import { ArrowPage, gridColumns } from './grid/source.js';
+import { type ResultColumn, type ResultRegistry, resultName, resultRegistry } from './registry.js';
+import { formatElapsed, formatRowCount } from './summary.js';
+
+/** Rows of a `%%duckdb` result kept in the notebook (as for SQL results). */
+export const DUCKDB_PREVIEW_ROWS = 1000;
+
+
+function toBase64(bytes: Uint8Array): string {
+  const native = bytes as Uint8Array & { toBase64?: () => string };
+  if (typeof native.toBase64 === 'function') {
+    return native.toBase64();
+  }
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+let duckResultCounter = 0;
+
+function missingTableHint(message: string): string {
+  const missing = /Table with name (\S+) does not exist/.exec(message)?.[1];
+  if (!missing) {
+    return message;
+  }
+  return (
+    `${message}\n\nResults of SQL cells are loaded into DuckDB in this browser tab when they run (as _N, _ and ` +
+    `their -- name:). Run the SQL cell again: a reopened notebook keeps only a preview of each result.`
+  );
+}
+
+async function describe(db: DuckEngine, tableRef: string): Promise<ResultColumn[]> {
+  const table = await db.query(`DESCRIBE SELECT * FROM ${tableRef}`);
+  const columns: ResultColumn[] = [];
+  for (let i = 0; i < table.numRows; i++) {
+    columns.push({ name: String(table.getChild('column_name')!.get(i)), type: String(table.getChild('column_type')!.get(i)) });
+  }
+  return columns;
+}
+
+/** A small text table for the notebook's text/plain fallback. */
+function textTable(ipc: Uint8Array, columns: ResultColumn[], rows: number, elapsedMs: number): string {
+  const table = tableFromIPC(ipc);
+  const shown = Math.min(table.numRows, 10);
+  const page = new ArrowPage(0, table.slice(0, shown), gridColumns(table, columns, 'duckdb'));
+  const lines = [columns.map(c => c.name).join('\t')];
+  for (let row = 0; row < shown; row++) {
+    lines.push(columns.map((_, i) => page.text(row, i) ?? 'NULL').join('\t'));
+  }
+  lines.push(`${formatRowCount(rows)} · ${formatElapsed(elapsedMs)} · DuckDB${rows > shown ? ` · first ${shown} shown` : ''}`);
+  return lines.join('\n');
+}
+
+/**
+ * Runs the statements of a `%%duckdb` cell in DuckDB-WASM, in this page, against the results held there.
+ * A query's rows become a table (CREATE TABLE … AS), shown in the same grid as any result; the notebook keeps
+ * a preview. The last result of a cell starting with `-- name: x` is `x`.
+ */
+export async function runDuckDBCell(source: string, registry: ResultRegistry = resultRegistry): Promise<nbformat.IOutput[]> {
+  const db = await getDuckDB();
+  await registry.whenIdle();
+  const outputs: nbformat.IOutput[] = [];
+  const name = resultName(source);
+  let last: { record: ReturnType<ResultRegistry['ensure']>; rows: number; columns: ResultColumn[] } | undefined;
+  for (const statement of splitDuckDBStatements(duckdbCellBody(source))) {
+    const started = performance.now();
+    try {
+      const kind = statementKind(statement);
+      if (kind === 'command') {
+        const result = tableFromIPC(await db.queryIPC(statement));
+        const elapsed = performance.now() - started;
+        const count = result.numCols === 1 && result.schema.fields[0].name === 'Count' ? Number(result.getChildAt(0)?.get(0)) : undefined;
+        const keyword = firstKeyword(statement);
+        outputs.push({
+          output_type: 'display_data',
+          data: { 'text/plain': `${keyword}: ${count !== undefined ? `${count.toLocaleString('en-US')} rows` : 'OK'} · ${formatElapsed(elapsed)}` },
+          metadata: {}
+        });
+        continue;
+      }
+      const record = registry.ensure(`duckdb-${Date.now().toString(36)}-${++duckResultCounter}`, 'duckdb');
+      if (kind === 'query') {
+        await db.query(createTableAs(record.tableRef, statement));
+      } else {
+        // DESCRIBE, SHOW, SUMMARIZE …: a subquery; EXPLAIN, PRAGMA …: their (small) result, copied in.
+        try {
+          await db.query(createTableAs(record.tableRef, `SELECT * FROM (${statement.replace(/;\s*$/, '')}\n)`));
+        } catch {
+          const result = tableFromIPC(await db.queryIPC(statement));
+          await db.insertIPC(RESULTS_SCHEMA, record.table, tableToIPC(result, 'stream'), true);
+        }
+      }
+      const elapsed = performance.now() - started;
+      const rows = Number((await db.query(`SELECT count(*) AS n FROM ${record.tableRef}`)).getChildAt(0)?.get(0) ?? 0);
+      const columns = await describe(db, record.tableRef);
+      const preview = await db.queryIPC(`SELECT * FROM ${record.tableRef} WHERE rowid < ${DUCKDB_PREVIEW_ROWS} ORDER BY rowid`);
+      await registry.addLocal(db, record, { rows, columns });
+      last = { record, rows, columns };
+      const previewRows = Math.min(rows, DUCKDB_PREVIEW_ROWS);
+      outputs.push({
+        output_type: 'display_data',
+        data: { [ARROW_MIME]: toBase64(preview), 'text/plain': textTable(preview, columns, rows, elapsed) },
+        metadata: {
+          [ARROW_MIME]: {
+            result_id: record.id,
+            engine: 'duckdb',
+            rows,
+            total_rows: rows,
+            preview_rows: previewRows,
+            truncated: false,
+            elapsed_ms: Math.round(elapsed),
+            columns: columns.map(column => ({ name: column.name, type: column.type }))
+          }
+        }
+      });
+    } catch (reason) {
+      const message = reason instanceof Error ? reason.message : String(reason);
+      const evalue = missingTableHint(message);
+      outputs.push({ output_type: 'error', ename: 'DuckDBError', evalue, traceback: [`DuckDBError: ${evalue}`] });
+      return outputs;
+    }
+  }
+  if (name && last) {
+    await registry.addLocal(db, last.record, { rows: last.rows, columns: last.columns, name });
+  }
+  return outputs;
+}
+
+interface NotebookChain {
+  /** Settles when the last `%%duckdb` cell scheduled in this notebook finished. */
+  barrier: Promise<boolean>;
+  /** Kernel cells sent and not finished yet. */
+  pending: Set<Promise<boolean>>;
+}
+
+/**
+ * The notebook's cell executor: `%%duckdb` cells run in the browser (no round trip to the proxy), every other
+ * cell goes to the kernel as usual. Order is kept across both: a `%%duckdb` cell waits for the cells scheduled
+ * before it (and for their results to be in DuckDB), and cells after it wait for it.
+ */
+export class ChlabCellExecutor implements INotebookCellExecutor {
+  private readonly chains = new WeakMap<INotebookModel, NotebookChain>();
+
+  constructor(private readonly registry: ResultRegistry = resultRegistry) {}
+
+  private chainOf(notebook: INotebookModel): NotebookChain {
+    let chain = this.chains.get(notebook);
+    if (!chain) {
+      chain = { barrier: Promise.resolve(true), pending: new Set() };
+      this.chains.set(notebook, chain);
+    }
+    return chain;
+  }
+
+  runCell(options: INotebookCellExecutor.IRunCellOptions): Promise<boolean> {
+    const chain = this.chainOf(options.notebook);
+    const { cell } = options;
+    if (cell.model.type === 'code' && isDuckDBCell(cell.model.sharedModel.getSource())) {
+      const before = [chain.barrier, ...chain.pending];
+      (cell.model as ICodeCellModel).executionState = 'running';
+      const run = Promise.allSettled(before).then(results => {
+        const failed = results.some(r => r.status === 'rejected' || r.value === false);
+        return failed ? this.skip(options) : this.runDuckDB(options);
+      });
+      const settled = run.catch(() => false);
+      chain.barrier = settled;
+      // A failure stops the cells scheduled with it, not the ones run later.
+      void settled.then(() => {
+        if (chain.barrier === settled) {
+          chain.barrier = Promise.resolve(true);
+        }
+      });
+      return run;
+    }
+    const barrier = chain.barrier;
+    const run = barrier.then(() => runCell(options));
+    chain.pending.add(run);
+    const forget = () => chain.pending.delete(run);
+    run.then(forget, forget);
+    return run;
+  }
+
+  private skip({ cell }: INotebookCellExecutor.IRunCellOptions): boolean {
+    (cell.model as ICodeCellModel).executionState = 'idle';
+    return false;
+  }
+
+  private async runDuckDB(options: INotebookCellExecutor.IRunCellOptions): Promise<boolean> {
+    const { cell, onCellExecuted, onCellExecutionScheduled } = options;
+    const model = cell.model as ICodeCellModel;
+    onCellExecutionScheduled({ cell });
+    model.sharedModel.transact(() => model.clearExecution(), false);
+    model.executionState = 'running';
+    let outputs: nbformat.IOutput[];
+    try {
+      outputs = await runDuckDBCell(model.sharedModel.getSource(), this.registry);
+    } catch (reason) {
+      const evalue = reason instanceof Error ? reason.message : String(reason);
+      outputs = [{ output_type: 'error', ename: 'DuckDBError', evalue: `DuckDB-WASM could not start: ${evalue}`, traceback: [] }];
+    }
+    if (cell.isDisposed) {
+      return false;
+    }
+    for (const output of outputs) {
+      model.outputs.add(output);
+    }
+    model.executionState = 'idle';
+    const failed = outputs.some(output => output.output_type === 'error');
+    onCellExecuted({ cell, success: !failed });
+    return !failed;
+  }
+}

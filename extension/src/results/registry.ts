@@ -1,0 +1,333 @@
+import { Signal } from '@lumino/signaling';
+import { type Schema, type Table, tableFromIPC, tableToIPC } from 'apache-arrow';
+
+import { type DuckDBLoadPlan, convertTable, planDuckDBLoad } from './duckdb/prepare.js';
+import { type DuckEngine, RESULTS_SCHEMA, getDuckDB, quoteIdent, resultTableRef } from './duckdb/engine.js';
+
+export type ResultState = 'receiving' | 'complete' | 'failed' | 'evicted';
+
+export interface ResultColumn {
+  name: string;
+  type: string;
+}
+
+/** A result name a `%%duckdb` cell can use: `-- name: trips` on the first line of a cell. */
+export function resultName(code: string): string | undefined {
+  const lines = code.split('\n');
+  let i = /^\s*%%/.test(lines[0] ?? '') ? 1 : 0;
+  for (; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (!line) {
+      continue;
+    }
+    return /^--\s*name\s*:\s*([A-Za-z_][A-Za-z0-9_]*)\s*$/.exec(line)?.[1];
+  }
+  return undefined;
+}
+
+let tableCounter = 0;
+
+/** One result held by DuckDB-WASM in this page: a ClickHouse result as it streams in, or a `%%duckdb` result. */
+export class ResultRecord {
+  readonly changed = new Signal<ResultRecord, void>(this);
+  /** The table in the `chlab` schema. */
+  readonly table: string;
+  /** The result's Arrow schema as the kernel sent it (ClickHouse types in field metadata). */
+  schema: Schema | undefined;
+  columns: ResultColumn[] = [];
+  /** Rows in DuckDB. */
+  rows = 0;
+  /** Rows received (some may still be on their way into DuckDB). */
+  received = 0;
+  /** Arrow bytes received. */
+  bytes = 0;
+  state: ResultState = 'receiving';
+  truncated = false;
+  /** The query failed (ClickHouse error or interrupt). */
+  error: string | undefined;
+  /** DuckDB could not take the result. */
+  loadError: string | undefined;
+  /** Views in `main` that show this result: `_3`, `_`, `trips`. */
+  names: string[] = [];
+  executionCount: number | undefined;
+  /** The statement that produced it (for exports of the whole result by ClickHouse). */
+  query: string | undefined;
+  created = false;
+  plan: DuckDBLoadPlan | undefined;
+  /** Set once the kernel's final display for the result arrived (ClickHouse results). */
+  finalized = false;
+  readonly createdAt = Date.now();
+
+  constructor(
+    readonly id: string,
+    readonly engine: 'clickhouse' | 'duckdb'
+  ) {
+    this.table = `${engine === 'duckdb' ? 'd' : 'r'}${++tableCounter}_${id.replace(/[^A-Za-z0-9]/g, '').slice(0, 12)}`;
+  }
+
+  get tableRef(): string {
+    return resultTableRef(this.table);
+  }
+
+  /** All rows are in DuckDB. */
+  get complete(): boolean {
+    return this.state === 'complete' && this.created && !this.loadError && this.rows === this.received;
+  }
+
+  emit(): void {
+    this.changed.emit();
+  }
+}
+
+/** Results held at most, in received Arrow bytes; older ones are dropped first (not `_` nor named ones). */
+export const RESULT_MEMORY_BUDGET = 1536 * 1024 * 1024;
+
+/**
+ * Every result of the page in DuckDB-WASM: batches from the `chlab.results` comm go straight into a table
+ * (nothing is kept in JavaScript), then the result gets its names — `_N` for the cell's execution count,
+ * `_` for the latest, and the cell's `-- name:` — as views.
+ */
+export class ResultRegistry {
+  readonly namesChanged = new Signal<ResultRegistry, void>(this);
+  private readonly records = new Map<string, ResultRecord>();
+  /** View name → record id. */
+  private readonly views = new Map<string, string>();
+  private queue: Promise<void> = Promise.resolve();
+
+  get(id: string | undefined): ResultRecord | undefined {
+    return id ? this.records.get(id) : undefined;
+  }
+
+  /** The record a view name points at. */
+  byName(name: string): ResultRecord | undefined {
+    return this.get(this.views.get(name));
+  }
+
+  /** `_3`, `_`, then names given with `-- name:`. */
+  namesOf(id: string): string[] {
+    const rank = (name: string) => (/^_\d+$/.test(name) ? 0 : name === '_' ? 1 : 2);
+    return [...this.views]
+      .filter(([, target]) => target === id)
+      .map(([name]) => name)
+      .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  }
+
+  all(): ResultRecord[] {
+    return [...this.records.values()];
+  }
+
+  ensure(id: string, engine: 'clickhouse' | 'duckdb' = 'clickhouse'): ResultRecord {
+    let record = this.records.get(id);
+    if (!record) {
+      record = new ResultRecord(id, engine);
+      this.records.set(id, record);
+    }
+    return record;
+  }
+
+  /** Runs DuckDB work in order, after everything queued before. */
+  enqueue<T>(work: (db: DuckEngine) => Promise<T>): Promise<T> {
+    const run = this.queue.then(async () => work(await getDuckDB()));
+    this.queue = run.then(
+      () => undefined,
+      () => undefined
+    );
+    return run;
+  }
+
+  /** Resolves once every queued load and naming is done. */
+  whenIdle(): Promise<void> {
+    return this.queue;
+  }
+
+  /** One batch of a streaming result: an Arrow IPC stream with the schema and one record batch. */
+  receiveBatch(id: string, rows: number, bytes: Uint8Array, columns?: ResultColumn[]): void {
+    const record = this.ensure(id);
+    if (record.state === 'evicted') {
+      return;
+    }
+    if (columns?.length) {
+      record.columns = columns;
+    }
+    record.received += rows;
+    record.bytes += bytes.byteLength;
+    record.emit();
+    void this.enqueue(async db => {
+      if (record.loadError || record.state === 'evicted') {
+        return;
+      }
+      try {
+        await this.insert(db, record, bytes, rows);
+      } catch (reason) {
+        record.loadError = reason instanceof Error ? reason.message : String(reason);
+        console.warn(`chlab: DuckDB could not load result ${id}`, reason);
+      }
+      record.emit();
+    });
+  }
+
+  private async insert(db: DuckEngine, record: ResultRecord, bytes: Uint8Array, rows: number): Promise<void> {
+    let payload = bytes;
+    if (!record.plan) {
+      const table = tableFromIPC(bytes);
+      record.schema = table.schema;
+      record.plan = planDuckDBLoad(table.schema);
+      if (record.plan.convert) {
+        payload = tableToIPC(convertTable(table, record.plan), 'stream');
+      }
+    } else if (record.plan.convert) {
+      payload = tableToIPC(convertTable(tableFromIPC(bytes), record.plan), 'stream');
+    }
+    const create = !record.created;
+    await db.insertIPC(RESULTS_SCHEMA, record.table, payload, create);
+    if (create) {
+      record.created = true;
+      for (const statement of record.plan.afterCreate(record.tableRef)) {
+        await db.query(statement);
+      }
+    }
+    record.rows += rows;
+  }
+
+  /** The end of a streaming result (`{done: true}` on the comm). */
+  finish(id: string, details: { truncated?: boolean; error?: string }): void {
+    const record = this.ensure(id);
+    record.truncated = details.truncated === true;
+    record.error = details.error;
+    record.state = details.error ? 'failed' : 'complete';
+    record.emit();
+    if (details.error) {
+      // A stopped query leaves no result to re-query: free what it had loaded.
+      void this.enqueue(async db => {
+        if (record.created) {
+          await db.query(`DROP TABLE IF EXISTS ${record.tableRef}`);
+        }
+      }).catch(() => undefined);
+    }
+  }
+
+  /**
+   * The kernel's final display of a result: loads the preview when no batch came (an empty result, or a
+   * client without the comm), then names it.
+   */
+  finalize(
+    id: string,
+    preview: Uint8Array | undefined,
+    details: { executionCount?: number; name?: string; query?: string; truncated?: boolean; streamed?: boolean }
+  ): Promise<void> {
+    const record = this.ensure(id);
+    record.query = details.query ?? record.query;
+    record.executionCount = details.executionCount ?? record.executionCount;
+    record.finalized = true;
+    if (!details.streamed && record.state === 'receiving') {
+      // Not streamed over the comm: the preview is all there is.
+      record.state = 'complete';
+      record.truncated = details.truncated === true;
+    }
+    return this.enqueue(async db => {
+      if (record.state === 'failed' || record.state === 'evicted') {
+        return;
+      }
+      if (!record.created && preview) {
+        try {
+          const table = tableFromIPC(preview);
+          record.received = record.received || table.numRows;
+          await this.insert(db, record, preview, table.numRows);
+        } catch (reason) {
+          record.loadError = reason instanceof Error ? reason.message : String(reason);
+        }
+      }
+      if (!record.created || record.loadError) {
+        record.emit();
+        return;
+      }
+      const names = [
+        ...(details.executionCount !== undefined ? [`_${details.executionCount}`, '_'] : []),
+        ...(details.name ? [details.name] : [])
+      ];
+      await this.nameViews(db, record, names);
+      record.emit();
+      this.evict(db);
+    });
+  }
+
+  /** Registers a table a `%%duckdb` cell created, and names it when the cell asked. */
+  async addLocal(
+    db: DuckEngine,
+    record: ResultRecord,
+    details: { rows: number; columns: ResultColumn[]; name?: string; schema?: Schema }
+  ): Promise<void> {
+    record.rows = details.rows;
+    record.received = details.rows;
+    record.columns = details.columns;
+    record.schema = details.schema;
+    record.created = true;
+    record.finalized = true;
+    record.state = 'complete';
+    if (details.name) {
+      await this.nameViews(db, record, [details.name]);
+    }
+    record.emit();
+  }
+
+  private async nameViews(db: DuckEngine, record: ResultRecord, names: string[]): Promise<void> {
+    for (const name of names) {
+      await db.query(`CREATE OR REPLACE VIEW main.${quoteIdent(name)} AS SELECT * FROM ${record.tableRef}`);
+      const previous = this.get(this.views.get(name));
+      this.views.set(name, record.id);
+      if (previous && previous !== record) {
+        previous.names = this.namesOf(previous.id);
+        previous.emit();
+      }
+    }
+    record.names = this.namesOf(record.id);
+    this.namesChanged.emit();
+  }
+
+  /** Drops the oldest results beyond the memory budget, keeping `_` and user-named results. */
+  private evict(db: DuckEngine): void {
+    const held = this.all().filter(r => r.state === 'complete' && r.created && r.engine === 'clickhouse');
+    let total = held.reduce((sum, r) => sum + r.bytes, 0);
+    const protectedIds = new Set([...this.views].filter(([name]) => !/^_\d*$/.test(name) || name === '_').map(([, id]) => id));
+    for (const record of held.sort((a, b) => a.createdAt - b.createdAt)) {
+      if (total <= RESULT_MEMORY_BUDGET) {
+        break;
+      }
+      if (protectedIds.has(record.id)) {
+        continue;
+      }
+      total -= record.bytes;
+      record.state = 'evicted';
+      const names = this.namesOf(record.id);
+      for (const name of names) {
+        this.views.delete(name);
+      }
+      record.names = [];
+      void db
+        .query(
+          [...names.map(name => `DROP VIEW IF EXISTS main.${quoteIdent(name)}`), `DROP TABLE IF EXISTS ${record.tableRef}`].join(
+            '; '
+          )
+        )
+        .catch(() => undefined);
+      record.emit();
+    }
+  }
+
+  /** Loads a whole Arrow table as a result (a preview saved in the notebook, for sort/filter/charts). */
+  loadTable(record: ResultRecord, table: Table): Promise<void> {
+    return this.enqueue(async db => {
+      if (record.created) {
+        return;
+      }
+      record.received = table.numRows;
+      await this.insert(db, record, tableToIPC(table, 'stream'), table.numRows);
+      record.state = 'complete';
+      record.finalized = true;
+      record.emit();
+    });
+  }
+}
+
+/** The page's results (the MIME renderer and the plugins share it). */
+export const resultRegistry = new ResultRegistry();

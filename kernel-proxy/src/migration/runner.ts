@@ -1,0 +1,374 @@
+// The transfer: ranges copied in parallel from PostgreSQL (COPY … TO STDOUT, text) into ClickHouse.
+//  - embedded chDB: each range streams into a temp file (backpressure: the socket pauses while the disk
+//    catches up), then `INSERT … SELECT <conversions> FROM file(…, 'TSV')` loads it with parallel parsing;
+//    the next ranges' COPYs run meanwhile;
+//  - ClickHouse server: each range's COPY stream is the body of `INSERT … SELECT … FROM input(…) FORMAT TSV`;
+//  - pull: ClickHouse reads the range itself through postgresql() (same insert, no rows through Node).
+// Exactness: each range is inserted as ONE block (squashing thresholds above the range size, one insert
+// thread) with insert_deduplication_token = "<migration id>:<range id>" on a MergeTree with
+// non_replicated_deduplication_window. A block is committed whole (one part per partition) or not at all, and
+// a retried or resumed range with the same token is dropped by ClickHouse if it had been committed before its
+// "done" record was written. So a range is loaded exactly once however often it is retried.
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { PassThrough } from 'node:stream';
+import type pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { ClickHouseHttpConfig } from '../config.js';
+import type { ClickHouseEngine, Settings } from '../clickhouse/engine.js';
+import { toClickHouseError } from '../clickhouse/errors.js';
+import { connectPostgres, postgresErrorMessage } from '../postgres/connect.js';
+import { copyToFile, RowCounter } from '../postgres/copy.js';
+import type { ResolvedConnection } from '../postgres/connections.js';
+import type { MigrationHistory } from './history.js';
+import { activeColumns, copySelectList, fileSource, finalExpression, inputSource, insertSelect, type ColumnPlan } from './plan.js';
+import { rangeCondition, type CopyRange, type RangePlan } from './planner.js';
+import { chIdent, chString, chTable, MigrationError, pgTable } from './sql.js';
+
+export interface TransferTarget {
+  database: string;
+  table: string;
+}
+
+export interface TransferJob {
+  migrationId: string;
+  source: { schema: string; table: string };
+  target: TransferTarget;
+  mappings: ColumnPlan[];
+  ranges: RangePlan;
+  pending: CopyRange[];
+  parallelism: number;
+  retries: number;
+  method: 'copy' | 'pull';
+  /** An exported snapshot the workers join (same view of the source for every range). */
+  snapshot?: string;
+  /**
+   * A resumed run: before loading a range, look at what the target already holds in its key range (when the
+   * key column is copied as is) instead of trusting insert deduplication alone (see keyedRangeState).
+   */
+  resuming?: boolean;
+}
+
+export interface TransferDeps {
+  engine: ClickHouseEngine;
+  history: MigrationHistory;
+  connection: ResolvedConnection;
+  tmpDir: string;
+  /** For a ClickHouse server: where to stream inserts (the same server the engine talks to). */
+  http?: ClickHouseHttpConfig;
+  onRows(rows: number): void;
+  /** A range finished: its rows are final (replaces what onRows reported for it). */
+  onRangeDone(range: CopyRange, rows: number, reportedRows: number): void;
+  onRangeRetry(range: CopyRange, reportedRows: number, error: unknown): void;
+  signal: AbortSignal;
+}
+
+/** Settings that make one range one atomic, deduplicated insert block. */
+export function rangeInsertSettings(migrationId: string, rangeId: number): Settings {
+  return {
+    insert_deduplicate: 1,
+    insert_deduplication_token: `${migrationId}:${rangeId}`,
+    max_insert_threads: 1,
+    min_insert_block_size_rows: 1_000_000_000_000,
+    min_insert_block_size_bytes: 1_000_000_000_000_000,
+    max_insert_block_size: 1_000_000_000_000,
+    max_partitions_per_insert_block: 0,
+    input_format_null_as_default: 0,
+    insert_null_as_default: 0,
+    date_time_input_format: 'best_effort',
+    input_format_allow_errors_num: 0,
+    input_format_allow_errors_ratio: 0,
+    max_execution_time: 0,
+  };
+}
+
+export function copySql(job: Pick<TransferJob, 'source' | 'mappings' | 'ranges'>, range: CopyRange): string {
+  const where = rangeCondition(job.ranges, range);
+  return `COPY (SELECT ${copySelectList(job.mappings)} FROM ${pgTable(job.source.schema, job.source.table)}${where ? ` WHERE ${where}` : ''}) TO STDOUT`;
+}
+
+/** Connection-level failures worth a retry on a fresh connection (not SQL errors in the data). */
+export function isTransient(error: unknown): boolean {
+  const e = error as { code?: string; message?: string };
+  if (typeof e.code === 'string' && /^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|57P01|57P02|57P03|08000|08003|08006|08001|08004|40001)$/.test(e.code)) return true;
+  return /Connection terminated|terminating connection|connection .*(closed|ended)|Client has encountered a connection error|socket hang up|ECONNRESET|read ECONNRESET/i.test(e.message ?? '');
+}
+
+export async function cleanupTempFiles(tmpDir: string, migrationId: string): Promise<void> {
+  try {
+    for (const name of await readdir(tmpDir)) if (name.startsWith(`${migrationId}-`)) await rm(path.join(tmpDir, name), { force: true });
+  } catch {
+    /* no temp dir yet */
+  }
+}
+
+class AbortedError extends Error {
+  constructor() {
+    super('interrupted');
+    this.name = 'AbortError';
+  }
+}
+
+/** Runs the pending ranges with `parallelism` workers; rejects with the first failure (others stop). */
+export async function transfer(job: TransferJob, deps: TransferDeps): Promise<void> {
+  await mkdir(deps.tmpDir, { recursive: true });
+  const queue = [...job.pending];
+  const internal = new AbortController();
+  const signal = AbortSignal.any([deps.signal, internal.signal]);
+  let failure: unknown;
+  let http: ClickHouseClient | undefined;
+  if (deps.engine.kind === 'http' && job.method === 'copy') {
+    if (!deps.http) throw new MigrationError('', 'ClickHouse server configuration missing for streaming inserts');
+    http = createClient({
+      url: deps.http.url,
+      username: deps.http.username,
+      password: deps.http.password,
+      database: deps.http.database,
+      request_timeout: 24 * 3600 * 1000,
+      application: 'chlab-migration',
+    });
+  }
+  const loader = new SerialLoader();
+  const loads: Promise<void>[] = [];
+  const worker = async () => {
+    let client: pg.Client | undefined;
+    const connect = async () => {
+      const snapshot = job.snapshot;
+      const init: string[] = [];
+      if (snapshot) init.push('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', `SET TRANSACTION SNAPSHOT '${snapshot.replace(/[^0-9A-Fa-f-]/g, '')}'`);
+      try {
+        return await connectPostgres(deps.connection.config, { init });
+      } catch (error) {
+        if (!snapshot) throw error;
+        // The exporting transaction is gone (its connection dropped): go on without a shared snapshot.
+        job.snapshot = undefined;
+        return connectPostgres(deps.connection.config);
+      }
+    };
+    try {
+      while (queue.length && !signal.aborted) {
+        const range = queue.shift()!;
+        for (let attempt = 0; ; attempt++) {
+          let reported = 0;
+          const started = performance.now();
+          try {
+            if (signal.aborted) throw new AbortedError();
+            let rows: number;
+            let bytes = 0;
+            const onRows = (n: number) => {
+              reported += n;
+              deps.onRows(n);
+            };
+            if (job.method === 'pull') {
+              rows = await pullRange(job, deps, range);
+              onRows(rows);
+            } else if (http) {
+              client ??= await connect();
+              const result = await streamRangeHttp(job, client, http, range, onRows, signal);
+              rows = result.rows;
+              bytes = result.bytes;
+            } else {
+              // Embedded: COPY into a temp file, then hand the file to the (serial) loader and go on with the next
+              // range at once, so PostgreSQL keeps streaming while chDB parses; at most `parallelism` files wait.
+              await loader.room(job.parallelism, signal);
+              client ??= await connect();
+              const file = path.join(deps.tmpDir, `${job.migrationId}-${range.id}-${attempt}-${randomUUID().slice(0, 8)}.tsv`);
+              let copied: { rows: number; bytes: number };
+              try {
+                copied = await copyToFile(client, copySql(job, range), file, { signal, onRows });
+              } catch (error) {
+                await rm(file, { force: true });
+                throw error;
+              }
+              const counted = reported;
+              loads.push(
+                loader
+                  .enqueue(async () => {
+                    try {
+                      if (signal.aborted) throw new AbortedError();
+                      const token = await prepareKeyedLoad(job, deps, range, copied.rows);
+                      if (token !== null) await loadFile(job, deps, range, file, token);
+                      await deps.history.recordRangeDone(job.migrationId, range, job.ranges.kind, copied.rows, copied.bytes, performance.now() - started);
+                      deps.onRangeDone(range, copied.rows, counted);
+                    } finally {
+                      await rm(file, { force: true });
+                    }
+                  })
+                  .catch((error: unknown) => {
+                    failure ??= error;
+                    internal.abort();
+                  }),
+              );
+              break;
+            }
+            await deps.history.recordRangeDone(job.migrationId, range, job.ranges.kind, rows, bytes, performance.now() - started);
+            deps.onRangeDone(range, rows, reported);
+            break;
+          } catch (error) {
+            if (signal.aborted) throw deps.signal.aborted ? new AbortedError() : error;
+            if (client) {
+              await client.end().catch(() => undefined);
+              client = undefined;
+            }
+            if (!isTransient(error) || attempt >= job.retries) throw error;
+            deps.onRangeRetry(range, reported, error);
+            await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** attempt)));
+          }
+        }
+      }
+    } catch (error) {
+      failure ??= error;
+      internal.abort();
+    } finally {
+      await client?.end().catch(() => undefined);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(job.parallelism, queue.length)) }, worker));
+    await Promise.all(loads);
+  } finally {
+    await http?.close().catch(() => undefined);
+    await cleanupTempFiles(deps.tmpDir, job.migrationId);
+  }
+  if (failure) throw failure;
+  if (deps.signal.aborted) throw new AbortedError();
+}
+
+/** Loads one range's COPY file: INSERT … SELECT <conversions> FROM file(…, 'TSV') as one deduplicated block. */
+async function loadFile(job: TransferJob, deps: TransferDeps, range: CopyRange, file: string, token?: string): Promise<void> {
+  const settings = rangeInsertSettings(job.migrationId, range.id);
+  if (token) settings.insert_deduplication_token = token;
+  try {
+    await deps.engine.command(insertSelect(job.target, job.mappings, fileSource(file, job.mappings)), { settings });
+  } catch (error) {
+    throw new RangeLoadError(range, toClickHouseError(error).display);
+  }
+}
+
+/**
+ * On resume, a range that was in flight when the previous process died may have landed (its "done" record lost
+ * with the process), not landed, or - with a partitioned target, whose one block becomes a part per partition -
+ * landed in part. Insert deduplication covers the first case, but a crash between ClickHouse writing its
+ * deduplication log and committing the part would make a retry look like a duplicate. So when the key column is
+ * copied as is, the target itself is asked: all the range's rows present → nothing to load (null); none → load
+ * with a fresh token; some → delete them (synchronous mutation), then load with a fresh token. Without such a
+ * key (ctid ranges, a transformed key) the deduplication token alone decides.
+ */
+async function prepareKeyedLoad(job: TransferJob, deps: TransferDeps, range: CopyRange, rows: number): Promise<string | null | undefined> {
+  if (!job.resuming || job.ranges.kind !== 'key') return undefined;
+  const key = job.mappings.find((p) => p.source_field === job.ranges.column && !p.skip && !p.transformation);
+  if (!key) return undefined;
+  const conditions: string[] = [];
+  if (range.lo !== null) conditions.push(`${chIdent(key.destination_field)} >= ${BigInt(range.lo).toString()}`);
+  if (range.hi !== null) conditions.push(`${chIdent(key.destination_field)} < ${BigInt(range.hi).toString()}`);
+  const where = conditions.length ? conditions.join(' AND ') : '1';
+  const table = chTable(job.target.database, job.target.table);
+  const [row] = await deps.engine.json<{ n: string | number }>(`SELECT count() AS n FROM ${table} WHERE ${where}`, { settings: { max_execution_time: 0 } });
+  const present = Number(row?.n ?? 0);
+  if (present === rows && rows > 0) return null;
+  if (present > 0) await deps.engine.command(`ALTER TABLE ${table} DELETE WHERE ${where}`, { settings: { mutations_sync: 2, max_execution_time: 0 } });
+  return `${job.migrationId}:${range.id}:${randomUUID()}`;
+}
+
+/** Runs loads one at a time in arrival order; `room` lets producers wait while `limit` loads are queued. */
+class SerialLoader {
+  private tail: Promise<void> = Promise.resolve();
+  private pending = 0;
+  private waiters: (() => void)[] = [];
+
+  enqueue(fn: () => Promise<void>): Promise<void> {
+    this.pending++;
+    const run = this.tail.then(fn).finally(() => {
+      this.pending--;
+      this.waiters.splice(0).forEach((wake) => wake());
+    });
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  async room(limit: number, signal: AbortSignal): Promise<void> {
+    while (this.pending >= limit && !signal.aborted) {
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+    }
+    if (signal.aborted) throw new AbortedError();
+  }
+}
+
+async function streamRangeHttp(job: TransferJob, client: pg.Client, http: ClickHouseClient, range: CopyRange, onRows: (n: number) => void, signal: AbortSignal) {
+  const source = client.query(copyTo(copySql(job, range))) as unknown as Readable;
+  const counter = new RowCounter(onRows);
+  const body = new PassThrough({ highWaterMark: 1 << 20 });
+  const piping = pipeline(source, counter, body, { signal });
+  const sql = `${insertSelect(job.target, job.mappings, inputSource(job.mappings))} FORMAT TSV`;
+  try {
+    const [result] = await Promise.all([
+      http.exec({ query: sql, values: body, clickhouse_settings: rangeInsertSettings(job.migrationId, range.id) as never, abort_signal: signal }),
+      piping,
+    ]);
+    result.stream.resume();
+  } catch (error) {
+    body.destroy();
+    const pgError = error as { code?: string };
+    if (isTransient(error) || typeof pgError.code === 'string') throw error;
+    throw new RangeLoadError(range, toClickHouseError(error).display);
+  }
+  return { rows: counter.rows, bytes: counter.bytes };
+}
+
+/** Server-side pull: ClickHouse reads the range through postgresql() (credentials as bound parameters). */
+async function pullRange(job: TransferJob, deps: TransferDeps, range: CopyRange): Promise<number> {
+  const active = activeColumns(job.mappings);
+  const conditions: string[] = [];
+  if (job.ranges.kind === 'key') {
+    if (range.lo !== null) conditions.push(`${chIdent(job.ranges.column!)} >= ${BigInt(range.lo).toString()}`);
+    if (range.hi !== null) conditions.push(`${chIdent(job.ranges.column!)} < ${BigInt(range.hi).toString()}`);
+  } else if (job.ranges.kind === 'ctid') {
+    throw new MigrationError('options.method', 'pull needs key ranges (a single-column integer primary key) or ranges: none');
+  }
+  const c = deps.connection.config;
+  const from = `postgresql({pg_addr:String}, {pg_db:String}, {pg_table:String}, {pg_user:String}, {pg_password:String}, {pg_schema:String})`;
+  const inner = `SELECT ${active.map((p) => chIdent(p.source_field)).join(', ')} FROM ${from}${conditions.length ? ` WHERE ${conditions.join(' AND ')}` : ''}`;
+  const sql = `INSERT INTO ${chTable(job.target.database, job.target.table)} (${active.map((p) => chIdent(p.destination_field)).join(', ')}) SELECT ${active.map(finalExpression).join(', ')} FROM (${inner})`;
+  const params = { pg_addr: `${c.host}:${c.port}`, pg_db: c.database, pg_table: job.source.table, pg_user: c.user, pg_password: c.password, pg_schema: job.source.schema };
+  const before = await countRows(deps.engine, job.target);
+  try {
+    await deps.engine.command(sql, { params, settings: { ...rangeInsertSettings(job.migrationId, range.id), external_table_functions_use_nulls: 1 } });
+  } catch (error) {
+    throw new RangeLoadError(range, toClickHouseError(error).display.split(c.password || '\u0000').join('***'));
+  }
+  // postgresql() reports no row count through every engine: the range's rows are what the table gained.
+  return Math.max(0, (await countRows(deps.engine, job.target)) - before);
+}
+
+async function countRows(engine: ClickHouseEngine, target: TransferTarget): Promise<number> {
+  const [row] = await engine.json<{ n: string | number }>(`SELECT count() AS n FROM ${chTable(target.database, target.table)}`);
+  return Number(row?.n ?? 0);
+}
+
+export class RangeLoadError extends Error {
+  constructor(
+    readonly range: CopyRange,
+    message: string,
+  ) {
+    super(`ClickHouse rejected range ${range.id}${range.lo !== null || range.hi !== null ? ` [${range.lo ?? '…'}, ${range.hi ?? '…'})` : ''}: ${message}`);
+    this.name = 'RangeLoadError';
+  }
+}
+
+export function errorMessage(error: unknown): string {
+  if (error instanceof MigrationError || error instanceof RangeLoadError) return error.message;
+  const e = error as { code?: string; severity?: string };
+  if (e && typeof e === 'object' && (typeof e.severity === 'string' || /^[0-9A-Z]{5}$/.test(e.code ?? ''))) return `PostgreSQL: ${postgresErrorMessage(error)}`;
+  if (error instanceof Error && error.name === 'AbortError') return 'interrupted';
+  if (error instanceof Error && /ClickHouse|Code: \d+/.test(error.message)) return toClickHouseError(error).display;
+  return error instanceof Error ? error.message : String(error);
+}
+
+export { chString };

@@ -1,0 +1,38 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { PostgresConfig } from '../../src/config.js';
+import type { ClickHouseEngine } from '../../src/clickhouse/engine.js';
+import { PostgresConnections } from '../../src/postgres/connections.js';
+import { MigrationService, type MigrationSummary } from '../../src/migration/service.js';
+import { sharedPostgres, type PostgresInfo } from '../../../tests/support/services.js';
+
+export function pgConfig(info: PostgresInfo = sharedPostgres()): PostgresConfig {
+  return { host: info.host, port: info.port, user: info.user, password: info.password, database: info.database };
+}
+
+export async function pgClient(config: PostgresConfig = pgConfig()): Promise<pg.Client> {
+  const client = new pg.Client({ ...config });
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
+}
+
+/** A schema of its own per test file in the shared PostgreSQL. */
+export async function freshSchema(client: pg.Client, prefix: string): Promise<string> {
+  const schema = `${prefix}_${randomBytes(4).toString('hex')}`;
+  await client.query(`CREATE SCHEMA ${schema}`);
+  return schema;
+}
+
+export function migrationService(engine: ClickHouseEngine, dataDir: string, config: PostgresConfig = pgConfig()): MigrationService {
+  return new MigrationService({ engine, connections: new PostgresConnections({ default: config }), database: 'default', dataDir });
+}
+
+export async function runToEnd(service: MigrationService, spec: string, options: { rerun?: boolean } = {}): Promise<MigrationSummary> {
+  const { run } = await service.start(spec, { rerun: options.rerun ?? true });
+  return run.done;
+}
+
+export async function chRows<T = Record<string, unknown>>(engine: ClickHouseEngine, sql: string): Promise<T[]> {
+  return engine.json<T>(sql);
+}
