@@ -42,3 +42,18 @@ for (const step of steps) {
   process.stdout.write(`[chlab] building ${step.name}…\n`);
   execSync(step.command, { cwd: root, stdio: 'inherit' });
 }
+
+// npm links a workspace's bin only if its file exists at install time; on a fresh clone dist/ is built
+// after linking, so make sure `npx chlab` finds the CLI.
+import { symlinkSync, lstatSync, mkdirSync } from 'node:fs';
+const binDir = path.join(root, 'node_modules', '.bin');
+const link = path.join(binDir, 'chlab');
+let linked = false;
+try {
+  lstatSync(link);
+  linked = true;
+} catch {}
+if (!linked && existsSync(path.join(root, 'node_modules'))) {
+  mkdirSync(binDir, { recursive: true });
+  symlinkSync(path.join('..', '..', 'kernel-proxy', 'dist', 'cli.js'), link);
+}
