@@ -116,7 +116,7 @@ function notebookView(page: Page): Promise<NotebookView> {
           };
         }
         const mime = out.getAttribute('data-mime-type') ?? '';
-        const text = (out as HTMLElement).innerText.trim();
+        const text = (out.textContent ?? '').trim();
         const kind = mime === 'application/vnd.jupyter.stderr' ? 'error' : mime === 'text/plain' ? 'text' : 'other';
         return { kind, mime, text };
       });

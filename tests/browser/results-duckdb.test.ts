@@ -168,6 +168,37 @@ describe.skipIf(!!skipReason)('%%duckdb re-query, result cap and exports (headle
     expect(grid!.rows[0]!.cells[2]).toBe('12499.50');
   }, STEP);
 
+  it('copies a cell and a row (keyboard and context menu), and resizes a column', async () => {
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: lab.base });
+    const clipboard = () => page.evaluate(() => navigator.clipboard.readText());
+    // The filtered, sorted view of the previous step: row 1 is id 49998.
+    const cell = page.locator(`${cellGrid(0)} .chlab-Grid-row[data-row="0"] .chlab-Grid-cell[data-col="2"]`);
+    await cell.click();
+    await page.keyboard.press('Control+c');
+    await expect.poll(clipboard, { timeout: 10_000 }).toBe('12499.50');
+    await page.keyboard.press('Control+Shift+c');
+    await expect.poll(clipboard, { timeout: 10_000 }).toBe('49998\t3\t12499.50\t2024-02-04 17:18:00\t');
+    await page.locator(`${cellGrid(0)} .chlab-Grid-row[data-row="1"] .chlab-Grid-cell[data-col="0"]`).click({ button: 'right' });
+    await page.locator(`${cellGrid(0)} .chlab-Grid-menuItem`, { hasText: 'Copy row as JSON' }).click();
+    await expect.poll(clipboard, { timeout: 10_000 }).toBe('{"id":"49983","zone":"3","fare":"12495.75","pickup":"2024-02-04 17:03:00","maybe":null}');
+    // Arrow keys move the selection: down from row 2's id, then copy.
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Control+c');
+    await expect.poll(clipboard, { timeout: 10_000 }).toBe('49968');
+    // Drag the zone column's right edge 80 px.
+    const zone = page.locator(`${cellGrid(0)} .chlab-Grid-headerCell[data-col="1"]`);
+    const before = (await zone.boundingBox())!;
+    const handle = (await zone.locator('.chlab-Grid-resize').boundingBox())!;
+    await page.mouse.move(handle.x + handle.width / 2, handle.y + 10);
+    await page.mouse.down();
+    await page.mouse.move(handle.x + handle.width / 2 + 80, handle.y + 10, { steps: 5 });
+    await page.mouse.up();
+    const after = (await page.locator(`${cellGrid(0)} .chlab-Grid-headerCell[data-col="1"]`).boundingBox())!;
+    expect(Math.round(after.width - before.width)).toBe(80);
+    const zoneCell = (await page.locator(`${cellGrid(0)} .chlab-Grid-row[data-row="0"] .chlab-Grid-cell[data-col="1"]`).boundingBox())!;
+    expect(Math.round(zoneCell.width)).toBe(Math.round(after.width));
+  }, STEP);
+
   it('exports the whole result from ClickHouse as CSV, TSV, JSON Lines and Parquet (more rows than the browser holds)', async () => {
     const csv = await download(0, '.chlab-ExportMenu-clickhouse.chlab-mod-csv');
     expect(csv.name).toBe('trips.csv');

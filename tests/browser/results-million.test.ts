@@ -213,6 +213,16 @@ describe.skipIf(!!skipReason)('a 1,000,000-row result in the browser (headless C
     await chart.locator('.chlab-Chart-x').selectOption('ratio');
     await expect.poll(async () => (await chart.locator('.chlab-Chart-caption').textContent()) ?? '', { timeout: 60_000 }).toMatch(/^40 bins from 1,000,000 rows · DuckDB/);
     expect(await chart.locator('svg [aria-label="rect"] rect, svg g[aria-label="rect"] rect').count()).toBe(40);
+    // A line: the average ratio over time, in 400 buckets of the million rows.
+    await chart.locator('.chlab-Chart-kind').selectOption('line');
+    await expect.poll(async () => (await chart.locator('.chlab-Chart-caption').textContent()) ?? '', { timeout: 60_000 }).toMatch(/^400 points from 1,000,000 rows · DuckDB/);
+    expect(await chart.locator('.chlab-Chart-x').inputValue()).toBe('created_at');
+    await chart.locator('.chlab-Chart-y').selectOption('amount');
+    await expect.poll(() => chart.locator('.chlab-Chart-plot').textContent(), { timeout: 60_000 }).toContain('avg(amount)');
+    expect(await page.evaluate(() => {
+      const output = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell:nth-child(1) .jp-OutputArea-output')!;
+      return output.scrollWidth <= output.clientWidth + 1;
+    })).toBe(true); // grid and chart fit beside each other
     await showCell(page, 0);
     await page.screenshot({ path: path.join(SCREENSHOTS, 'results-chart.png') });
   }, STEP);

@@ -247,6 +247,8 @@ export async function showCell(page: Page, index: number): Promise<void> {
     let scroller = cell.parentElement!;
     while (scroller.scrollHeight <= scroller.clientHeight && scroller.parentElement) scroller = scroller.parentElement;
     scroller.scrollTop += cell.getBoundingClientRect().top - scroller.getBoundingClientRect().top - 4;
+    // Focusing a filter input may have scrolled containers sideways.
+    for (let node: HTMLElement | null = cell; node; node = node.parentElement) node.scrollLeft = 0;
     await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
   }, index);
   await page.mouse.move(1399, 890);

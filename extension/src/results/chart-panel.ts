@@ -143,8 +143,12 @@ export class ChartPanel {
         if (next.kind !== 'bar' && !measurableNames.includes(next.x)) {
           next.x = measurableNames[0] ?? next.x;
         }
+        if (next.kind === 'line') {
+          // Over time, when the result has a time column.
+          next.x = this.columns.find(c => isTemporalType(c.duckdbType))?.name ?? next.x;
+        }
         if (next.kind === 'scatter' || next.kind === 'line') {
-          next.y = measurableNames.find(n => n !== next.x) ?? measurableNames[0];
+          next.y = this.columns.find(c => c.name !== next.x && isNumericType(c.duckdbType))?.name ?? measurableNames[0];
           next.aggregate = next.kind === 'line' ? 'avg' : next.aggregate;
         }
       }
@@ -170,7 +174,9 @@ export class ChartPanel {
       if (drawing !== this.drawing) {
         return;
       }
-      const width = Math.max(280, Math.floor(this.plot.clientWidth || 420));
+      // Laid out by now (the panel was just added): draw at the width it has.
+      await new Promise(resolve => requestAnimationFrame(resolve));
+      const width = Math.max(280, Math.floor(this.plot.getBoundingClientRect().width || 420) - 4);
       const svg = await drawChart(data, width, 260);
       if (drawing !== this.drawing) {
         return;

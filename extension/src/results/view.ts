@@ -363,7 +363,7 @@ export class ResultView {
     this.grid.filtersVisible = !this.grid.filtersVisible;
     this.filterButton.classList.toggle('chlab-mod-active', this.grid.filtersVisible);
     if (this.grid.filtersVisible) {
-      (this.grid.node.querySelector('.chlab-Grid-filter') as HTMLInputElement | null)?.focus();
+      (this.grid.node.querySelector('.chlab-Grid-filter') as HTMLInputElement | null)?.focus({ preventScroll: true });
     }
   }
 
@@ -484,12 +484,14 @@ export class ResultView {
       this.chart.node.remove();
       this.chart = undefined;
       this.main.classList.remove('chlab-mod-chart');
+      this.node.classList.remove('chlab-mod-charting');
       this.chartButton.classList.remove('chlab-mod-active');
       return;
     }
     this.chart = new ChartPanel();
     this.main.append(this.chart.node);
     this.main.classList.add('chlab-mod-chart');
+    this.node.classList.add('chlab-mod-charting');
     this.chartButton.classList.add('chlab-mod-active');
     await this.refreshChart();
   }

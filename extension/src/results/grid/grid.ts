@@ -810,6 +810,7 @@ export class ResultGrid {
       entry.addEventListener('click', clicked => {
         clicked.stopPropagation();
         this.closeMenu();
+        this.node.focus({ preventScroll: true });
         action();
       });
       menu.appendChild(entry);
