@@ -8,6 +8,8 @@ Commands:
   start     Serve JupyterLab with the clickhouse kernel (default)
   run       Run a notebook headless: chlab run <notebook.ipynb> [--out <file>] [-p name=value …]
   clear     Clear a notebook's outputs: chlab clear <notebook.ipynb> … [--check]
+  hash-password  Read a password on stdin, print its password_hash for the users file (CHLAB_USERS_FILE)
+  new-token      Print a new random token and the token_sha256 to put in the users file
   help      Show this help
 
 Configuration comes from the environment and a .env file: see README.md.`;
@@ -26,7 +28,8 @@ async function start(): Promise<void> {
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-  const url = `http://${host}:${port}/lab?token=${config.token}`;
+  const url = app.chlab.directory.mode === 'users' ? `http://${host}:${port}/lab` : `http://${host}:${port}/lab?token=${config.token}`;
+  const users = app.chlab.directory.mode === 'users' ? `Users: from ${config.usersFile} (log in with your user name and password, or send your token).\n` : '';
   const s3 = localS3
     ? `S3: demo bucket s3://${DEMO_BUCKET}/ on a local server at ${localS3.endpoint} (set S3_ENDPOINT for yours, CHLAB_S3_DEMO=0 for none).\n`
     : app.chlab.s3.connections.length
@@ -37,7 +40,7 @@ async function start(): Promise<void> {
     : config.demoPostgres !== false
       ? 'PostgreSQL (migrations): an embedded demo with sample tables, starting in the background (set POSTGRES_HOST for yours, CHLAB_DEMO_POSTGRES=0 for none).\n'
       : '';
-  process.stdout.write(`\nchlab is running (ClickHouse: ${app.chlab.engine.description}).\n${s3}${postgres}Open this URL in a browser:\n\n    ${url}\n\n`);
+  process.stdout.write(`\nchlab is running (ClickHouse: ${app.chlab.engine.description}).\n${users}${s3}${postgres}Open this URL in a browser:\n\n    ${url}\n\n`);
   app.chlab.migrations.warmUp();
 
   let closing = false;
@@ -64,6 +67,25 @@ async function main(argv: string[]): Promise<void> {
     case 'clear':
       process.exitCode = await (await import('./runner/commands.js')).clearCommand(argv.slice(1));
       return;
+    case 'hash-password': {
+      const { hashPassword } = await import('./access/password.js');
+      const chunks: Buffer[] = [];
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+      const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+      if (password.length < 8) {
+        process.stderr.write('A password needs at least 8 characters.\n');
+        process.exitCode = 2;
+        return;
+      }
+      process.stdout.write(`${await hashPassword(password)}\n`);
+      return;
+    }
+    case 'new-token': {
+      const { newToken, tokenHash } = await import('./access/password.js');
+      const token = newToken();
+      process.stdout.write(`token:        ${token}\ntoken_sha256: ${tokenHash(token)}\n`);
+      return;
+    }
     case 'help':
     case '--help':
     case '-h':

@@ -77,8 +77,19 @@ export interface Config {
   demoPostgres?: boolean;
   s3: S3Config;
   limits: Limits;
+  /** CHLAB_USERS_FILE: users and roles (JSON); without it, the one token holder is the only (admin) user. */
+  usersFile?: string;
   logLevel: string;
 }
+
+export const DEFAULT_LIMITS: Limits = {
+  maxResultRows: 1_000_000,
+  maxResultBytes: 256 * 1024 * 1024,
+  maxExecutionTimeSeconds: 300,
+  previewRows: 1000,
+  restMaxRows: 10_000,
+  maxMessageBytes: 16 * 1024 * 1024,
+};
 
 const intFromEnv = (fallback: number) =>
   z
@@ -102,12 +113,13 @@ const EnvSchema = z.object({
   CHLAB_NOTEBOOK_DIR: z.string().optional(),
   CHLAB_STATIC_DIR: z.string().optional(),
   CHLAB_LOG_LEVEL: z.string().optional(),
-  CHLAB_MAX_RESULT_ROWS: intFromEnv(1_000_000),
-  CHLAB_MAX_RESULT_BYTES: intFromEnv(256 * 1024 * 1024),
-  CHLAB_MAX_EXECUTION_TIME: intFromEnv(300),
-  CHLAB_PREVIEW_ROWS: intFromEnv(1000),
-  CHLAB_MAX_MESSAGE_BYTES: intFromEnv(16 * 1024 * 1024),
-  CHLAB_REST_MAX_ROWS: intFromEnv(10_000),
+  CHLAB_MAX_RESULT_ROWS: intFromEnv(DEFAULT_LIMITS.maxResultRows),
+  CHLAB_MAX_RESULT_BYTES: intFromEnv(DEFAULT_LIMITS.maxResultBytes),
+  CHLAB_MAX_EXECUTION_TIME: intFromEnv(DEFAULT_LIMITS.maxExecutionTimeSeconds),
+  CHLAB_PREVIEW_ROWS: intFromEnv(DEFAULT_LIMITS.previewRows),
+  CHLAB_MAX_MESSAGE_BYTES: intFromEnv(DEFAULT_LIMITS.maxMessageBytes),
+  CHLAB_REST_MAX_ROWS: intFromEnv(DEFAULT_LIMITS.restMaxRows),
+  CHLAB_USERS_FILE: z.string().optional(),
   CLICKHOUSE_URL: z.string().url().optional(),
   CLICKHOUSE_HOST: z.string().optional(),
   CLICKHOUSE_PORT: intFromEnv(8123),
@@ -201,6 +213,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxMessageBytes: e.CHLAB_MAX_MESSAGE_BYTES,
       restMaxRows: e.CHLAB_REST_MAX_ROWS,
     },
+    usersFile: e.CHLAB_USERS_FILE ? path.resolve(e.CHLAB_USERS_FILE) : undefined,
     logLevel: e.CHLAB_LOG_LEVEL ?? 'info',
   };
 }

@@ -7,10 +7,15 @@ import type { QueryService } from '../clickhouse/query-service.js';
 import { isSubqueryable, splitStatements } from '../clickhouse/sql-split.js';
 import { zodMessage } from './query.js';
 import { requestUser, useRestConventions } from './rest-conventions.js';
+import type { QueryLimiter } from '../access/limiter.js';
+import type { AuditLog, AuditOutcome } from '../access/audit.js';
+import { accessProfile } from '../access/roles.js';
 
 export interface ExportApiOptions {
   queries: QueryService;
   history: QueryHistory;
+  limiter?: QueryLimiter;
+  audit?: AuditLog;
 }
 
 const FORMATS: Record<string, { clickhouse: ExportFormat; mime: string; extension: string }> = {
@@ -33,7 +38,7 @@ const ExportRequest = z.object({
  * `/api/query/export`: the whole result of one SELECT, streamed by ClickHouse in CSV, TSV, JSON Lines
  * or Parquet — not limited by the result caps that bound what a notebook holds.
  */
-export const exportApiPlugin: FastifyPluginAsync<ExportApiOptions> = async (app, { queries, history }) => {
+export const exportApiPlugin: FastifyPluginAsync<ExportApiOptions> = async (app, { queries, history, limiter, audit }) => {
   const handle = async (request: FastifyRequest, reply: FastifyReply, input: unknown) => {
     const parsed = ExportRequest.safeParse(input);
     if (!parsed.success) return reply.code(400).send({ success: false, error: { message: zodMessage(parsed.error) } });
@@ -48,15 +53,31 @@ export const exportApiPlugin: FastifyPluginAsync<ExportApiOptions> = async (app,
     });
     const startedAt = new Date();
     const started = performance.now();
+    const principal = request.user ?? undefined;
+    const record = (outcome: AuditOutcome, detail: string) =>
+      principal && audit?.record({ user: principal.username, role: principal.role, address: request.ip, action: 'query', target: statements[0]!, outcome, detail });
+    let release: (() => void) | undefined;
     try {
-      const stream = await queries.engine.exportStream(statements[0]!, format.clickhouse, { signal: controller.signal });
+      release = principal && limiter ? limiter.admit(principal) : undefined;
+    } catch (error) {
+      record('denied', (error as Error).message);
+      return reply.code(429).send({ success: false, error: { code: null, type: 'LIMIT_EXCEEDED', message: (error as Error).message } });
+    }
+    try {
+      // Under the user's own profile: a viewer's export is as read-only as their cells.
+      const profile = principal ? accessProfile(principal) : undefined;
+      const stream = await queries.engine.exportStream(statements[0]!, format.clickhouse, { signal: controller.signal, profile });
+      record('ok', `export ${parsed.data.format}`);
       await history.record({ user: requestUser(request), source: 'export', startedAt, query: statements[0]!, rows: 0, elapsed_ms: performance.now() - started, status: 'ok', error: null });
       const filename = `${parsed.data.filename ?? 'result'}.${format.extension}`;
       return reply.header('Content-Type', format.mime).header('Content-Disposition', `attachment; filename="${filename}"`).send(stream);
     } catch (error) {
       const failure = toClickHouseError(error);
+      record('error', failure.display);
       await history.record({ user: requestUser(request), source: 'export', startedAt, query: statements[0]!, rows: 0, elapsed_ms: performance.now() - started, status: 'error', error: failure.display });
       return reply.code(400).send({ success: false, error: { code: failure.code ?? null, type: failure.type ?? null, message: failure.message } });
+    } finally {
+      release?.();
     }
   };
 

@@ -1,5 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { requestUser } from './rest-conventions.js';
+import type { AuditLog, AuditOutcome } from '../access/audit.js';
 import { toClickHouseError } from '../clickhouse/errors.js';
 import { planBundle, publicMappings, type MigrationService, type StoredPlan } from '../migration/service.js';
 import { NULLS, type SpecDoc } from '../migration/spec.js';
@@ -7,6 +9,19 @@ import { MigrationError } from '../migration/sql.js';
 
 export interface MigrationApiOptions {
   service: MigrationService;
+  audit?: AuditLog;
+}
+
+/** Audits a migration started over REST when it ends. */
+function auditRun(audit: AuditLog | undefined, request: FastifyRequest, run: { id: string; done: Promise<unknown> }, target: string): void {
+  const user = request.user;
+  if (!audit || !user) return;
+  const record = (outcome: AuditOutcome, detail: string) =>
+    audit.record({ user: user.username, role: user.role, address: request.ip, action: 'migration', target, outcome, detail });
+  run.done.then(
+    () => record('ok', `migration ${run.id}`),
+    (error: unknown) => record('error', `migration ${run.id}: ${error instanceof Error ? error.message : String(error)}`),
+  );
 }
 
 const name = (field: string) => z.string({ error: `${field} must be a string` }).min(1, `${field} must not be empty`).max(300, `${field} is too long`);
@@ -80,10 +95,6 @@ function zodMessage(error: z.ZodError): string {
     .join('; ');
 }
 
-function userOf(request: FastifyRequest): string {
-  return (request as FastifyRequest & { user?: { username?: string } }).user?.username ?? 'analyst';
-}
-
 /** A REST body (legacy SPEC §4 fields, or a spec) as a spec document. */
 export function specFromBody(body: z.infer<typeof ExecuteBody> | z.infer<typeof SuggestBody>): SpecDoc | string {
   if (body.spec !== undefined) return typeof body.spec === 'string' ? body.spec : (body.spec as SpecDoc);
@@ -124,7 +135,7 @@ export function specFromBody(body: z.infer<typeof ExecuteBody> | z.infer<typeof 
 }
 
 /** REST for scripts and the history view: /api/migration/* (SPEC §4), driving the same engine as %%migrate. */
-export const migrationApiPlugin: FastifyPluginAsync<MigrationApiOptions> = async (app, { service }) => {
+export const migrationApiPlugin: FastifyPluginAsync<MigrationApiOptions> = async (app, { service, audit }) => {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
     if (typeof body !== 'string' || body.trim() === '') return done(null, undefined);
@@ -188,8 +199,9 @@ export const migrationApiPlugin: FastifyPluginAsync<MigrationApiOptions> = async
 
   app.post('/api/migration/execute', async (request, reply) => {
     const body = parse(ExecuteBody, request.body);
-    const { run } = await service.start(specFromBody(body), { user: userOf(request), rerun: body.rerun });
+    const { run, plan } = await service.start(specFromBody(body), { user: requestUser(request), rerun: body.rerun });
     run.done.catch(() => undefined);
+    auditRun(audit, request, run, plan.target.qualified);
     return reply.code(202).send({ migration_id: run.id, status: 'running' });
   });
 
@@ -197,6 +209,7 @@ export const migrationApiPlugin: FastifyPluginAsync<MigrationApiOptions> = async
     const { id } = parse(IdParams, request.params);
     const run = await service.resume(id.toLowerCase());
     run.done.catch(() => undefined);
+    auditRun(audit, request, run, `resume ${run.id}`);
     return reply.code(202).send({ migration_id: run.id, status: 'running' });
   });
 

@@ -10,6 +10,7 @@ import { toIpcBytes } from '../results/collect.js';
 import { checkPostgres } from '../postgres/health.js';
 import { tableRowsAsJson } from '../results/json-rows.js';
 import { requestUser, useRestConventions } from './rest-conventions.js';
+import { LimitExceededError } from '../access/limiter.js';
 
 export interface QueryApiOptions {
   queries: QueryService;
@@ -55,12 +56,15 @@ export const queryApiPlugin: FastifyPluginAsync<QueryApiOptions> = async (app, {
       for (const statement of statements) {
         last = await queries.run(statement, {
           user: requestUser(request),
+          principal: request.user ?? undefined,
+          address: request.ip,
           source: 'rest',
           signal: controller.signal,
           keepRows: config.limits.restMaxRows,
         });
       }
     } catch (error) {
+      if (error instanceof LimitExceededError) return reply.code(429).send({ success: false, error: { code: null, type: 'LIMIT_EXCEEDED', message: error.message } });
       const failure = error instanceof QueryCancelledError ? new ClickHouseQueryError('Query cancelled', undefined, 'CANCELLED') : toClickHouseError(error);
       const status = failure.type === 'CONNECTION_ERROR' ? 502 : 400;
       return reply.code(status).send({ success: false, error: { code: failure.code ?? null, type: failure.type ?? null, message: failure.message } });

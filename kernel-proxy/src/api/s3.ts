@@ -1,5 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { requestUser } from './rest-conventions.js';
+import type { AuditLog, AuditOutcome } from '../access/audit.js';
 import type { Config } from '../config.js';
 import { QueryCancelledError } from '../clickhouse/embedded.js';
 import { toClickHouseError } from '../clickhouse/errors.js';
@@ -15,6 +17,7 @@ import { zodMessage } from './query.js';
 export interface S3ApiOptions {
   s3: S3Service;
   config: Config;
+  audit?: AuditLog;
 }
 
 const connection = z.string().regex(/^[a-z][a-z0-9_]{0,47}$/, 'not a connection name').optional();
@@ -58,10 +61,6 @@ const ImportBody = z.object({
   order_by: z.array(z.string().min(1).max(256)).max(64).optional(),
 });
 
-function userOf(request: FastifyRequest): string {
-  return (request as FastifyRequest & { user?: { username?: string } }).user?.username ?? 'analyst';
-}
-
 function fail(reply: FastifyReply, status: number, message: string, extra: Record<string, unknown> = {}) {
   return reply.code(status).send({ success: false, error: { ...extra, message } });
 }
@@ -92,7 +91,7 @@ function abortOnClose(_request: FastifyRequest, reply: FastifyReply): AbortSigna
  *                                                  → the /api/query/execute shape + schema (+ count)
  *   POST /api/s3/import {bucket, key, destination_table, format?, create?, columns?} → {rows, destination_table, …}
  */
-export const s3ApiPlugin: FastifyPluginAsync<S3ApiOptions> = async (app, { s3, config }) => {
+export const s3ApiPlugin: FastifyPluginAsync<S3ApiOptions> = async (app, { s3, config, audit }) => {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
     if (typeof body !== 'string' || body.trim() === '') return done(null, undefined);
@@ -157,7 +156,7 @@ export const s3ApiPlugin: FastifyPluginAsync<S3ApiOptions> = async (app, { s3, c
     try {
       const source = sourceOf(body.data);
       const limit = Math.min(body.data.limit, config.limits.restMaxRows);
-      const result = await s3.reader.preview(source, { user: userOf(request), origin: 'rest', signal: abortOnClose(request, reply), limit, keepRows: limit, count: body.data.count });
+      const result = await s3.reader.preview(source, { user: requestUser(request), origin: 'rest', signal: abortOnClose(request, reply), limit, keepRows: limit, count: body.data.count });
       const { outcome } = result;
       const data = body.data.output === 'arrow' ? Buffer.from(toIpcBytes(outcome.table)).toString('base64') : tableRowsAsJson(outcome.table);
       const read = result.tableFunction.read;
@@ -184,15 +183,22 @@ export const s3ApiPlugin: FastifyPluginAsync<S3ApiOptions> = async (app, { s3, c
     if (!body.success) return fail(reply, 400, zodMessage(body.error));
     try {
       const source = { ...sourceOf(body.data), columns: body.data.columns };
+      const target = `s3://${body.data.bucket}/${body.data.key} → ${body.data.destination_table}`;
+      const record = (outcome: AuditOutcome, detail: string) =>
+        request.user && audit?.record({ user: request.user.username, role: request.user.role, address: request.ip, action: 'import', target, outcome, detail });
       const result = await s3.importer.run({
         source,
         table: body.data.destination_table,
         create: body.data.create,
         orderBy: body.data.order_by,
-        user: userOf(request),
+        user: requestUser(request),
         origin: 'rest',
         signal: abortOnClose(request, reply),
+      }).catch((error: unknown) => {
+        record('error', error instanceof Error ? error.message : String(error));
+        throw error;
       });
+      record('ok', `${result.rows} rows`);
       return { success: true, ...result };
     } catch (error) {
       return sendError(reply, error);

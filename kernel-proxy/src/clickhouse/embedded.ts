@@ -8,7 +8,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import type { ClickHouseEngine, CommandSummary, ExportFormat, PingResult, QueryOptions, Settings } from './engine.js';
+import { profileSettings, type ClickHouseEngine, type CommandSummary, type ExportFormat, type PingResult, type QueryOptions, type Settings } from './engine.js';
+import type { AccessProfile } from '../access/roles.js';
 import { toClickHouseError } from './errors.js';
 import { Mutex } from '../util/mutex.js';
 
@@ -21,10 +22,11 @@ import { Mutex } from '../util/mutex.js';
 export class EmbeddedEngine implements ClickHouseEngine {
   readonly kind = 'embedded' as const;
   readonly description: string;
-  private readonly connection: ChdbConnection;
-  private readonly client: ClickHouseClient;
-  private readonly turn = new Mutex();
-  /** 1 while a statement holds the turn. */
+  /** The proxy's own connection, and every admin's. */
+  private readonly main: Lane;
+  /** One more connection per access profile (readonly, no DDL): ClickHouse holds it to that profile for good. */
+  private readonly lanes = new Map<string, Lane>();
+  /** Statements holding a turn. */
   private busy = 0;
   /** From the last ping that ran a query. */
   private version: string | undefined;
@@ -36,25 +38,67 @@ export class EmbeddedEngine implements ClickHouseEngine {
     private readonly defaults: Settings,
   ) {
     mkdirSync(dataDir, { recursive: true });
-    this.connection = createChdbConnection({ path: dataDir });
-    // chdb types its connection against its own copy of @clickhouse/client-common.
-    type ClientConnection = NonNullable<Parameters<typeof createClient>[0]>['connection'];
-    this.client = createClient({ connection: this.connection as unknown as ClientConnection });
+    this.main = openLane(dataDir);
     this.description = 'embedded chDB';
+  }
+
+  /**
+   * chDB sessions keep `readonly` and `allow_ddl = 0` once set (ClickHouse refuses to lift them), so a restricted
+   * profile gets its own connection to the same data, set up once; its statements run beside the main ones.
+   */
+  private laneFor(profile: AccessProfile | undefined): Lane {
+    if (!profile || (!profile.readonly && profile.allowDdl)) return this.main;
+    const key = JSON.stringify(profileSettings(profile));
+    let lane = this.lanes.get(key);
+    if (!lane) {
+      lane = openLane(this.dataDir);
+      const restricted = lane;
+      restricted.ready = restricted.connection.chdb
+        .queryAsync(`${setStatements({ ...this.defaults, ...profileSettings(profile) })}SELECT 1`, { format: 'Null' })
+        .then(
+          () => undefined,
+          (error: unknown) => {
+            this.lanes.delete(key);
+            throw error;
+          },
+        );
+      restricted.ready.catch(() => undefined);
+      this.lanes.set(key, restricted);
+    }
+    return lane;
+  }
+
+  private settingsFor(options: QueryOptions): Settings {
+    return { ...this.defaults, ...options.settings, ...(options.profile?.settings ?? {}) };
+  }
+
+  /** Runs `body` in the lane's turn (see the class comment). */
+  private async inTurn<T>(options: QueryOptions, body: (lane: Lane) => Promise<T>): Promise<T> {
+    const lane = this.laneFor(options.profile);
+    const release = await lane.turn.acquire(options.signal);
+    this.busy++;
+    try {
+      await lane.ready;
+      return await body(lane);
+    } finally {
+      this.busy--;
+      release();
+    }
   }
 
   async *arrowBatches(sql: string, options: QueryOptions = {}): AsyncGenerator<RecordBatch> {
     const queryId = options.queryId ?? randomUUID();
-    const release = await this.turn.acquire(options.signal);
+    const lane = this.laneFor(options.profile);
+    const release = await lane.turn.acquire(options.signal);
     this.busy++;
     try {
-      const settings = { ...this.defaults, ...options.settings };
-      const prelude = `${setStatements(settings)}${paramStatements(options.params)}`;
+      const prelude = `${setStatements(this.settingsFor(options))}${paramStatements(options.params)}`;
       let stream;
       try {
+        await lane.ready;
         // chDB streams take one statement: settings and parameters go first, on the same session.
-        await this.connection.chdb.queryAsync(`${prelude}SELECT 1`, { format: 'Null' });
-        stream = this.connection.chdb.queryStream(sql, { format: 'ArrowStream', signal: options.signal });
+        await lane.connection.chdb.queryAsync(`${prelude}SELECT 1`, { format: 'Null' });
+        stream = lane.connection.chdb.queryStream(sql, { format: 'ArrowStream', signal: options.signal });
       } catch (error) {
         throw toClickHouseError(error);
       }
@@ -89,10 +133,10 @@ export class EmbeddedEngine implements ClickHouseEngine {
     const dir = await mkdtemp(path.join(tmpdir(), 'chlab-export-'));
     const file = path.join(dir, 'result');
     try {
-      await this.exclusive(options.signal, async () => {
-        const prelude = `${setStatements({ ...this.defaults, ...options.settings })}${paramStatements(options.params)}`;
-        await this.connection.chdb.queryAsync(`${prelude}SELECT 1`, { format: 'Null' });
-        await this.connection.chdb.queryAsync(`${sql}\nINTO OUTFILE '${file}' TRUNCATE FORMAT ${format}`, { format: 'Null', signal: options.signal });
+      await this.inTurn(options, async (lane) => {
+        const prelude = `${setStatements(this.settingsFor(options))}${paramStatements(options.params)}`;
+        await lane.connection.chdb.queryAsync(`${prelude}SELECT 1`, { format: 'Null' });
+        await lane.connection.chdb.queryAsync(`${sql}\nINTO OUTFILE '${file}' TRUNCATE FORMAT ${format}`, { format: 'Null', signal: options.signal });
       });
     } catch (error) {
       await rm(dir, { recursive: true, force: true });
@@ -103,26 +147,14 @@ export class EmbeddedEngine implements ClickHouseEngine {
     return stream;
   }
 
-  /** Runs a one-shot statement in its turn (see the class comment). */
-  private async exclusive<T>(signal: AbortSignal | undefined, body: () => Promise<T>): Promise<T> {
-    const release = await this.turn.acquire(signal);
-    this.busy++;
-    try {
-      return await body();
-    } finally {
-      this.busy--;
-      release();
-    }
-  }
-
   async json<T>(sql: string, options: QueryOptions = {}): Promise<T[]> {
     try {
-      return await this.exclusive(options.signal, async () => {
-        const result = await this.client.query({
+      return await this.inTurn(options, async (lane) => {
+        const result = await lane.client.query({
           query: sql,
           format: 'JSONEachRow',
           query_params: options.params,
-          clickhouse_settings: { ...this.defaults, ...options.settings },
+          clickhouse_settings: this.settingsFor(options),
           abort_signal: options.signal,
         });
         return await result.json<T>();
@@ -134,11 +166,11 @@ export class EmbeddedEngine implements ClickHouseEngine {
 
   async command(sql: string, options: QueryOptions = {}): Promise<CommandSummary> {
     try {
-      await this.exclusive(options.signal, () =>
-        this.client.command({
+      await this.inTurn(options, (lane) =>
+        lane.client.command({
           query: sql,
           query_params: options.params,
-          clickhouse_settings: { ...this.defaults, ...options.settings },
+          clickhouse_settings: this.settingsFor(options),
           abort_signal: options.signal,
         }),
       );
@@ -150,7 +182,7 @@ export class EmbeddedEngine implements ClickHouseEngine {
 
   async insertJson(table: string, rows: readonly Record<string, unknown>[]): Promise<void> {
     try {
-      await this.exclusive(undefined, () => this.client.insert({ table, values: rows as Record<string, unknown>[], format: 'JSONEachRow' }));
+      await this.inTurn({}, (lane) => lane.client.insert({ table, values: rows as Record<string, unknown>[], format: 'JSONEachRow' }));
     } catch (error) {
       throw toClickHouseError(error);
     }
@@ -177,8 +209,24 @@ export class EmbeddedEngine implements ClickHouseEngine {
 
   async close(): Promise<void> {
     for (const stream of this.running.values()) stream.cancel();
-    await this.client.close();
+    await Promise.all([this.main, ...this.lanes.values()].map((lane) => lane.client.close()));
   }
+}
+
+interface Lane {
+  connection: ChdbConnection;
+  client: ClickHouseClient;
+  turn: Mutex;
+  /** Settles once the lane's profile is set on its session. */
+  ready: Promise<void>;
+}
+
+function openLane(dataDir: string): Lane {
+  const connection = createChdbConnection({ path: dataDir });
+  // chdb types its connection against its own copy of @clickhouse/client-common.
+  type ClientConnection = NonNullable<Parameters<typeof createClient>[0]>['connection'];
+  const client = createClient({ connection: connection as unknown as ClientConnection });
+  return { connection, client, turn: new Mutex(), ready: Promise.resolve() };
 }
 
 export class QueryCancelledError extends Error {

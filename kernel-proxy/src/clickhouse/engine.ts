@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { RecordBatch } from 'apache-arrow';
+import type { AccessProfile } from '../access/roles.js';
 
 /** ClickHouse output formats a result can be exported in. */
 export type ExportFormat = 'CSVWithNames' | 'TSVWithNames' | 'JSONEachRow' | 'Parquet';
@@ -14,6 +15,8 @@ export interface QueryOptions {
   signal?: AbortSignal;
   /** Keeps SET / USE state across statements of one kernel (HTTP sessions). */
   sessionId?: string;
+  /** Whose statement this is: ClickHouse holds it to that role (readonly / allow_ddl) and limits. None: the proxy's own. */
+  profile?: AccessProfile;
 }
 
 export interface ColumnInfo {
@@ -61,4 +64,11 @@ export function baseSettings(maxExecutionTimeSeconds: number): Settings {
     output_format_arrow_fixed_string_as_fixed_byte_array: 0,
     output_format_arrow_low_cardinality_as_dictionary: 0,
   };
+}
+
+/** The settings that hold a statement to its access profile, for engines that send settings per request. */
+export function profileSettings(profile: AccessProfile | undefined): Settings {
+  if (!profile) return {};
+  // `readonly` last: a server checks each setting of a request against the ones before it.
+  return { ...profile.settings, ...(profile.allowDdl ? {} : { allow_ddl: 0 }), ...(profile.readonly ? { readonly: 1 } : {}) };
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ClickHouseEngine } from './engine.js';
 import { scrubSecrets } from '../util/secrets.js';
+import { BoundFilter } from './filter.js';
 
 export type QueryStatus = 'ok' | 'error' | 'cancelled';
 
@@ -85,21 +86,7 @@ export class QueryHistory {
 
   async list(filter: HistoryFilter): Promise<{ queries: HistoryEntry[]; total: number }> {
     await this.ensureTable();
-    const conditions: string[] = [];
-    const params: Record<string, unknown> = { limit: filter.limit, offset: filter.offset };
-    if (filter.search) {
-      conditions.push('positionCaseInsensitiveUTF8(query, {search:String}) > 0');
-      params.search = filter.search;
-    }
-    if (filter.status) {
-      conditions.push('status = {status:String}');
-      params.status = filter.status;
-    }
-    if (filter.user) {
-      conditions.push('user = {user:String}');
-      params.user = filter.user;
-    }
-    const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
+    const { where, params } = new BoundFilter(filter).search(filter.search, ['query']).equals('status', 'status', filter.status).equals('user', 'user', filter.user);
     const queries = await this.engine.json<HistoryEntry & { started_at_ms: string | number }>(
       `SELECT id, user, source, started_at_ms, query, rows, elapsed_ms, status, error
        FROM ${QUERY_HISTORY_TABLE} ${where}

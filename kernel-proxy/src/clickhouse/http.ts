@@ -3,7 +3,7 @@ import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickh
 import { RecordBatchReader, type RecordBatch } from 'apache-arrow';
 import type { ClickHouseHttpConfig } from '../config.js';
 import type { Readable } from 'node:stream';
-import type { ClickHouseEngine, CommandSummary, ExportFormat, PingResult, QueryOptions, Settings } from './engine.js';
+import { profileSettings, type ClickHouseEngine, type CommandSummary, type ExportFormat, type PingResult, type QueryOptions, type Settings } from './engine.js';
 import { toClickHouseError } from './errors.js';
 import { QueryCancelledError } from './embedded.js';
 import { tsvToArrowBatches } from './tsv-arrow.js';
@@ -55,7 +55,7 @@ export class HttpEngine implements ClickHouseEngine {
         query_id: queryId,
         query_params: options.params,
         session_id: options.sessionId,
-        clickhouse_settings: this.settingsFor(format, options.settings),
+        clickhouse_settings: this.settingsFor(format, options),
         abort_signal: options.signal,
       });
       const batches = await decode(result.stream as AsyncIterable<Uint8Array>);
@@ -73,7 +73,7 @@ export class HttpEngine implements ClickHouseEngine {
         query_id: options.queryId,
         query_params: options.params,
         session_id: options.sessionId,
-        clickhouse_settings: this.settingsFor(format, options.settings),
+        clickhouse_settings: this.settingsFor(format, options),
         abort_signal: options.signal,
       });
       return result.stream as Readable;
@@ -82,8 +82,8 @@ export class HttpEngine implements ClickHouseEngine {
     }
   }
 
-  private settingsFor(format: string, extra: Settings | undefined): Settings {
-    const settings: Settings = { ...this.defaults, ...extra };
+  private settingsFor(format: string, options: QueryOptions): Settings {
+    const settings: Settings = { ...this.defaults, ...options.settings, ...profileSettings(options.profile) };
     if (format !== 'ArrowStream' || this.arrowSupported === false) {
       for (const key of Object.keys(settings)) if (key.startsWith('output_format_arrow')) delete settings[key];
     }
@@ -116,7 +116,7 @@ export class HttpEngine implements ClickHouseEngine {
         query_id: options.queryId,
         query_params: options.params,
         session_id: options.sessionId,
-        clickhouse_settings: this.settingsFor('JSONEachRow', options.settings),
+        clickhouse_settings: this.settingsFor('JSONEachRow', options),
         abort_signal: options.signal,
       });
       return await result.json<T>();
@@ -133,7 +133,7 @@ export class HttpEngine implements ClickHouseEngine {
         query_id: options.queryId,
         query_params: options.params,
         session_id: options.sessionId,
-        clickhouse_settings: this.settingsFor('command', options.settings),
+        clickhouse_settings: this.settingsFor('command', options),
         abort_signal: options.signal,
       });
       const summary = result.summary;

@@ -1,16 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import type { RecordBatch, Table } from 'apache-arrow';
 import type { Limits } from '../config.js';
-import type { ClickHouseEngine, ColumnInfo, CommandSummary } from './engine.js';
+import type { ClickHouseEngine, ColumnInfo, CommandSummary, QueryOptions } from './engine.js';
 import { QueryCancelledError } from './embedded.js';
-import { toClickHouseError } from './errors.js';
+import { ClickHouseQueryError, toClickHouseError } from './errors.js';
+import { accessProfile, type Principal } from '../access/roles.js';
+import type { QueryLimiter } from '../access/limiter.js';
+import type { AuditAction, AuditLog, AuditOutcome } from '../access/audit.js';
 import type { QueryHistory } from './history.js';
-import { classifyStatement, isSubqueryable } from './sql-split.js';
+import { classifyStatement, DDL_KEYWORDS, isSubqueryable } from './sql-split.js';
 import { FaithfulBatches } from '../results/faithful.js';
 import { collect, previewTable, type CollectedResult } from '../results/collect.js';
 
 export interface StatementContext {
   user: string;
+  /** Who runs it: ClickHouse holds the statement to their role, and their limits apply. None: the proxy's own. */
+  principal?: Principal;
+  /** Where the request came from (audit). */
+  address?: string;
   source: 'kernel' | 'rest';
   signal?: AbortSignal;
   queryId?: string;
@@ -29,27 +36,51 @@ export type StatementOutcome =
   | { kind: 'rows'; table: Table; result: CollectedResult; columns: ColumnInfo[]; elapsedMs: number }
   | { kind: 'command'; keyword: string; summary: CommandSummary; elapsedMs: number };
 
+/** ClickHouse's answers when a role or setting forbids a statement: READONLY, QUERY_IS_PROHIBITED, ACCESS_DENIED. */
+const REFUSED_CODES = new Set([164, 392, 497]);
+
+export interface QueryAccessControl {
+  limiter: QueryLimiter;
+  audit: AuditLog;
+}
+
 /** Runs one statement with the configured limits and records it in the query history. */
 export class QueryService {
   constructor(
     readonly engine: ClickHouseEngine,
     private readonly history: QueryHistory,
     readonly limits: Limits,
+    private readonly access?: QueryAccessControl,
   ) {}
 
   async run(sql: string, context: StatementContext): Promise<StatementOutcome> {
     const startedAt = new Date();
     const started = performance.now();
     const queryId = context.queryId ?? randomUUID();
+    const principal = context.principal;
+    const target = context.historyQuery ?? sql;
+    const action: AuditAction = DDL_KEYWORDS.has(classifyStatement(sql).keyword) ? 'ddl' : 'query';
+    let release: (() => void) | undefined;
+    if (principal && this.access) {
+      try {
+        release = this.access.limiter.admit(principal);
+      } catch (error) {
+        this.audit(context, 'limit', target, 'denied', (error as Error).message);
+        throw error;
+      }
+    }
     let rows = 0;
     try {
       const outcome = await this.execute(sql, { ...context, queryId });
       rows = outcome.kind === 'rows' ? outcome.result.rows : (outcome.summary.writtenRows ?? 0);
-      await this.history.record({ user: context.user, source: context.source, startedAt, query: context.historyQuery ?? sql, rows, elapsed_ms: outcome.elapsedMs, status: 'ok', error: null });
+      this.audit(context, action, target, 'ok', `${rows} rows`);
+      await this.history.record({ user: context.user, source: context.source, startedAt, query: target, rows, elapsed_ms: outcome.elapsedMs, status: 'ok', error: null });
       return outcome;
     } catch (error) {
       const cancelled = error instanceof QueryCancelledError || context.signal?.aborted === true;
       const failure = cancelled ? new QueryCancelledError() : toClickHouseError(error);
+      const refused = failure instanceof ClickHouseQueryError && failure.code !== undefined && REFUSED_CODES.has(failure.code);
+      this.audit(context, action, target, cancelled ? 'cancelled' : refused ? 'denied' : 'error', failure instanceof ClickHouseQueryError ? failure.display : 'cancelled');
       await this.history.record({
         user: context.user,
         source: context.source,
@@ -61,18 +92,27 @@ export class QueryService {
         error: failure instanceof QueryCancelledError ? 'cancelled' : failure.display,
       });
       throw failure;
+    } finally {
+      release?.();
     }
+  }
+
+  private audit(context: StatementContext, action: AuditAction, target: string, outcome: AuditOutcome, detail: string): void {
+    if (!this.access || !context.principal) return;
+    const { username, role } = context.principal;
+    this.access.audit.record({ user: username, role, address: context.address ?? '', action, target, outcome, detail });
   }
 
   private async execute(sql: string, context: StatementContext & { queryId: string }): Promise<StatementOutcome> {
     const started = performance.now();
     const { kind, keyword } = classifyStatement(sql);
-    const options = { queryId: context.queryId, sessionId: context.sessionId, params: context.params };
+    const profile = context.principal ? accessProfile(context.principal) : undefined;
+    const options = { queryId: context.queryId, sessionId: context.sessionId, params: context.params, profile };
     if (kind === 'command') {
       const summary = await this.engine.command(sql, { ...options, signal: context.signal });
       return { kind: 'command', keyword, summary, elapsedMs: performance.now() - started };
     }
-    const columns = isSubqueryable(sql) ? await this.describe(sql, context.sessionId, context.params) : undefined;
+    const columns = isSubqueryable(sql) ? await this.describe(sql, options) : undefined;
     const cap = new AbortController();
     const signal = context.signal ? AbortSignal.any([context.signal, cap.signal]) : cap.signal;
     const faithful = new FaithfulBatches(columns);
@@ -82,8 +122,8 @@ export class QueryService {
     })();
     const result = await collect(converted, {
       previewRows: context.keepRows ?? this.limits.previewRows,
-      maxRows: this.limits.maxResultRows,
-      maxBytes: this.limits.maxResultBytes,
+      maxRows: context.principal?.limits.maxResultRows ?? this.limits.maxResultRows,
+      maxBytes: context.principal?.limits.maxResultBytes ?? this.limits.maxResultBytes,
       onBatch: context.onBatch ? (batch) => context.onBatch!(batch, columns) : undefined,
     });
     if (result.truncated) cap.abort();
@@ -93,9 +133,10 @@ export class QueryService {
     return { kind: 'rows', table, result, columns: described, elapsedMs: performance.now() - started };
   }
 
-  private async describe(sql: string, sessionId: string | undefined, params?: Record<string, unknown>): Promise<ColumnInfo[] | undefined> {
+  /** Under the statement's own profile: describing a query can read data (schema inference of file(), s3()). */
+  private async describe(sql: string, options: QueryOptions): Promise<ColumnInfo[] | undefined> {
     try {
-      const rows = await this.engine.json<{ name: string; type: string }>(`DESCRIBE TABLE (${sql})`, { sessionId, params });
+      const rows = await this.engine.json<{ name: string; type: string }>(`DESCRIBE TABLE (${sql})`, options);
       return rows.map(({ name, type }) => ({ name, type }));
     } catch {
       return undefined;

@@ -101,6 +101,9 @@ export function classifyStatement(statement: string): { kind: StatementKind; key
   return { kind: ROW_RETURNING.has(keyword) ? 'rows' : 'command', keyword };
 }
 
+/** Statements that change schema (the audit files them as `ddl`). */
+export const DDL_KEYWORDS: ReadonlySet<string> = new Set(['CREATE', 'ALTER', 'DROP', 'TRUNCATE', 'RENAME', 'ATTACH', 'DETACH', 'EXCHANGE', 'UNDROP', 'GRANT', 'REVOKE']);
+
 /** Whether the statement can be wrapped as a subquery, `DESCRIBE (…)` (plain SELECT / WITH). */
 export function isSubqueryable(statement: string): boolean {
   const { keyword } = classifyStatement(statement);

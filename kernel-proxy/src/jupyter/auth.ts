@@ -3,10 +3,11 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import fp from 'fastify-plugin';
 import { z } from 'zod';
 import { errorBody } from './http.js';
+import type { Principal } from '../access/roles.js';
+import { SingleTokenDirectory, type UserDirectory } from '../access/users.js';
+import type { AuditEvent } from '../access/audit.js';
 
-export interface AuthenticatedUser {
-  username: string;
-}
+export type AuthenticatedUser = Principal;
 
 export type AuthMethod = 'header' | 'query' | 'cookie';
 
@@ -18,8 +19,15 @@ declare module 'fastify' {
 }
 
 export interface AuthPluginOptions {
-  token: string;
+  /** Single-token mode: whoever holds it is the one (admin) user. */
+  token?: string;
   username?: string;
+  /** Users mode (CHLAB_USERS_FILE); takes the place of `token`. */
+  directory?: UserDirectory;
+  /** Signs session cookies; defaults to one derived from the token. */
+  sessionSecret?: string;
+  /** Logins, failed logins and logouts are recorded here. */
+  audit?: (event: AuditEvent) => void;
   cookieName?: string;
   sessionMaxAgeSeconds?: number;
   publicPaths?: string[];
@@ -32,8 +40,9 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const CLOCK_SKEW_SECONDS = 60;
 
 const OptionsSchema = z.object({
-  token: z.string().min(1, 'token must not be empty'),
+  token: z.string().min(1, 'token must not be empty').optional(),
   username: z.string().min(1).default('analyst'),
+  sessionSecret: z.string().min(16).optional(),
   cookieName: z.string().regex(/^[\w-]+$/).optional(),
   sessionMaxAgeSeconds: z.number().int().positive().default(30 * 24 * 3600),
   publicPaths: z.array(z.string()).default([]),
@@ -128,18 +137,23 @@ export function safeNext(next: string | undefined): string {
 const escapeHtml = (value: string) =>
   value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
-function loginPage(next: string, error?: string): string {
+function loginPage(next: string, mode: UserDirectory['mode'], error?: string): string {
+  const fields =
+    mode === 'users'
+      ? `<label>User <input name="username" autocomplete="username" autofocus required></label>
+<label>Password <input type="password" name="password" autocomplete="current-password" required></label>`
+      : `<p>Paste the token printed by <code>npm start</code> (the part after <code>?token=</code>).</p>
+<input type="password" name="token" autocomplete="current-password" autofocus aria-label="Token">`;
   return `<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><title>chlab — log in</title>
-<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem}input{font:inherit;padding:.4rem;width:100%;box-sizing:border-box}button{font:inherit;margin-top:.8rem;padding:.4rem 1rem}.error{color:#b00020}</style>
+<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem}label{display:block;margin-top:.6rem}input{font:inherit;padding:.4rem;width:100%;box-sizing:border-box}button{font:inherit;margin-top:.8rem;padding:.4rem 1rem}.error{color:#b00020}</style>
 </head>
 <body>
 <h1>chlab</h1>
-<p>Paste the token printed by <code>npm start</code> (the part after <code>?token=</code>).</p>
-${error ? `<p class="error">${escapeHtml(error)}</p>` : ''}
+${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
 <form method="post" action="${LOGIN_PATH}">
-<input type="password" name="token" autocomplete="current-password" autofocus aria-label="Token">
+${fields}
 <input type="hidden" name="next" value="${escapeHtml(next)}">
 <button type="submit">Log in</button>
 </form>
@@ -150,17 +164,23 @@ ${error ? `<p class="error">${escapeHtml(error)}</p>` : ''}
 
 const LoginBody = z.object({
   token: z.string().max(4096).default(''),
+  username: z.string().max(256).default(''),
+  password: z.string().max(4096).default(''),
   next: z.string().max(4096).optional(),
 });
+
+/** Failed logins one address may make per minute before the login form answers 429. */
+const FAILED_LOGINS_PER_MINUTE = 10;
+export const LOGOUT_PATH = '/logout';
 
 class SessionSigner {
   private readonly key: Buffer;
 
   constructor(
-    token: string,
+    secret: string,
     private readonly maxAgeSeconds: number,
   ) {
-    this.key = createHmac('sha256', token).update('chlab-session-cookie-v1').digest();
+    this.key = createHmac('sha256', secret).update('chlab-session-cookie-v1').digest();
   }
 
   private mac(username: string, issuedAt: number): string {
@@ -172,7 +192,7 @@ class SessionSigner {
     return `${issuedAt}.${Buffer.from(username).toString('base64url')}.${this.mac(username, issuedAt)}`;
   }
 
-  verify(value: string): AuthenticatedUser | undefined {
+  verify(value: string): { username: string } | undefined {
     const match = /^(\d{1,12})\.([\w-]{1,256})\.([\w-]{43})$/.exec(value);
     if (!match) return undefined;
     const issuedAt = Number(match[1]);
@@ -188,14 +208,19 @@ class SessionSigner {
 
 const auth: FastifyPluginAsync<AuthPluginOptions> = async (app: FastifyInstance, rawOptions) => {
   const options = OptionsSchema.parse(rawOptions);
-  const signer = new SessionSigner(options.token, options.sessionMaxAgeSeconds);
-  const user: AuthenticatedUser = { username: options.username };
-  const publicPaths = new Set([LOGIN_PATH, ...options.publicPaths]);
+  if (!rawOptions.directory && !options.token) throw new Error('auth: a token or a users directory is required');
+  const directory: UserDirectory = rawOptions.directory ?? new SingleTokenDirectory(options.token!, undefined, options.username);
+  const secret = options.sessionSecret ?? options.token;
+  if (!secret) throw new Error('auth: a session secret is required in users mode');
+  const signer = new SessionSigner(secret, options.sessionMaxAgeSeconds);
+  const audit = rawOptions.audit ?? (() => undefined);
+  const publicPaths = new Set([LOGIN_PATH, LOGOUT_PATH, ...options.publicPaths]);
+  const failedLogins = new Map<string, number[]>();
 
   const sessionCookieName = (request: FastifyRequest) => options.cookieName ?? `chlab-session-${hostPort(request)}`;
   const secure = (request: FastifyRequest) => request.protocol === 'https';
 
-  const setSessionCookies = (request: FastifyRequest, reply: FastifyReply, cookies: Map<string, string>) => {
+  const setSessionCookies = (request: FastifyRequest, reply: FastifyReply, cookies: Map<string, string>, user: Principal) => {
     appendSetCookie(
       reply,
       serializeCookie(sessionCookieName(request), signer.issue(user.username), {
@@ -231,17 +256,36 @@ const auth: FastifyPluginAsync<AuthPluginOptions> = async (app: FastifyInstance,
     return !!cookie && !!supplied && safeEqual(cookie, supplied);
   };
 
-  const authenticate = (request: FastifyRequest, cookies: Map<string, string>): AuthMethod | null => {
+  const authenticate = (request: FastifyRequest, cookies: Map<string, string>): { method: AuthMethod; user: Principal } | null => {
     const header = request.headers.authorization;
     if (header) {
       const match = /^(?:token|bearer)\s+(.+)$/i.exec(header.trim());
-      if (match && safeEqual(match[1]!.trim(), options.token)) return 'header';
+      const user = match ? directory.byToken(match[1]!.trim()) : undefined;
+      if (user) return { method: 'header', user };
     }
     const queryToken = queryParam(request.url, 'token');
-    if (queryToken && safeEqual(queryToken, options.token)) return 'query';
+    const queryUser = queryToken ? directory.byToken(queryToken) : undefined;
+    if (queryUser) return { method: 'query', user: queryUser };
     const session = cookies.get(sessionCookieName(request));
-    if (session && signer.verify(session)?.username === user.username) return 'cookie';
+    const sessionName = session ? signer.verify(session)?.username : undefined;
+    const sessionUser = sessionName === undefined ? undefined : directory.byName(sessionName);
+    if (sessionUser) return { method: 'cookie', user: sessionUser };
     return null;
+  };
+
+  const tooManyFailures = (address: string) => {
+    const now = Date.now();
+    const recent = (failedLogins.get(address) ?? []).filter((at) => now - at < 60_000);
+    if (recent.length === 0) failedLogins.delete(address);
+    else failedLogins.set(address, recent);
+    return recent.length >= FAILED_LOGINS_PER_MINUTE;
+  };
+
+  const noteFailure = (address: string) => {
+    const recent = failedLogins.get(address) ?? [];
+    recent.push(Date.now());
+    failedLogins.set(address, recent);
+    if (failedLogins.size > 10_000) failedLogins.delete(failedLogins.keys().next().value!);
   };
 
   const reject = (request: FastifyRequest, reply: FastifyReply, statusCode: number, message: string) => {
@@ -259,8 +303,11 @@ const auth: FastifyPluginAsync<AuthPluginOptions> = async (app: FastifyInstance,
     const path = pathOf(request.url);
     if (publicPaths.has(path)) return;
     const cookies = parseCookies(request.headers.cookie);
-    const method = authenticate(request, cookies);
-    if (method === null) return reject(request, reply, 401, 'Authentication required: use the token printed at startup');
+    const authenticated = authenticate(request, cookies);
+    if (authenticated === null) {
+      return reject(request, reply, 401, directory.mode === 'users' ? 'Authentication required: log in, or send your token' : 'Authentication required: use the token printed at startup');
+    }
+    const { method, user } = authenticated;
     if (method === 'cookie') {
       if (isUpgrade(request) && !originAllowed(request)) {
         return reject(request, reply, 403, 'WebSocket origin does not match the server');
@@ -272,8 +319,10 @@ const auth: FastifyPluginAsync<AuthPluginOptions> = async (app: FastifyInstance,
     request.user = user;
     request.authMethod = method;
     if (request.method === 'GET' && !isApiPath(path) && !isUpgrade(request)) {
-      if (method === 'query') setSessionCookies(request, reply, cookies);
-      else ensureXsrfCookie(request, reply, cookies);
+      if (method === 'query') {
+        setSessionCookies(request, reply, cookies, user);
+        audit({ user: user.username, role: user.role, address: request.ip, action: 'login', target: 'token link', outcome: 'ok' });
+      } else ensureXsrfCookie(request, reply, cookies);
     }
   });
 
@@ -286,19 +335,38 @@ const auth: FastifyPluginAsync<AuthPluginOptions> = async (app: FastifyInstance,
 
     login.get(LOGIN_PATH, async (request, reply) => {
       const next = safeNext(queryParam(request.url, 'next'));
-      return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(loginPage(next));
+      return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(loginPage(next, directory.mode));
     });
 
     login.post(LOGIN_PATH, async (request, reply) => {
       const parsed = LoginBody.safeParse(request.body ?? {});
-      const body = parsed.success ? parsed.data : { token: '', next: undefined };
+      const body = parsed.success ? parsed.data : { token: '', username: '', password: '', next: undefined };
       const next = safeNext(body.next);
-      if (!body.token || !safeEqual(body.token, options.token)) {
-        request.log.warn('login with an invalid token');
-        return reply.code(401).type('text/html; charset=utf-8').send(loginPage(next, 'Invalid token.'));
+      const page = (status: number, error: string) =>
+        reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(loginPage(next, directory.mode, error));
+      if (tooManyFailures(request.ip)) {
+        audit({ user: body.username, role: '', address: request.ip, action: 'login_failed', target: 'login form', outcome: 'denied', detail: 'too many failed logins' });
+        return page(429, 'Too many failed logins from this address; wait a minute.');
       }
-      setSessionCookies(request, reply, parseCookies(request.headers.cookie));
+      const user = body.username ? await directory.byPassword(body.username, body.password) : body.token ? directory.byToken(body.token) : undefined;
+      if (!user) {
+        noteFailure(request.ip);
+        request.log.warn({ username: body.username || undefined }, 'login failed');
+        audit({ user: body.username, role: '', address: request.ip, action: 'login_failed', target: 'login form', outcome: 'denied', detail: body.username ? 'wrong user or password' : 'invalid token' });
+        return page(401, directory.mode === 'users' ? 'Wrong user name or password.' : 'Invalid token.');
+      }
+      setSessionCookies(request, reply, parseCookies(request.headers.cookie), user);
+      audit({ user: user.username, role: user.role, address: request.ip, action: 'login', target: 'login form', outcome: 'ok' });
       return reply.redirect(next, 302);
+    });
+
+    login.get(LOGOUT_PATH, async (request, reply) => {
+      const cookies = parseCookies(request.headers.cookie);
+      const name = signer.verify(cookies.get(sessionCookieName(request)) ?? '')?.username;
+      const user = name === undefined ? undefined : directory.byName(name);
+      if (user) audit({ user: user.username, role: user.role, address: request.ip, action: 'logout', target: 'session', outcome: 'ok' });
+      appendSetCookie(reply, serializeCookie(sessionCookieName(request), '', { httpOnly: true, secure: secure(request), maxAgeSeconds: 0 }));
+      return reply.redirect(LOGIN_PATH, 302);
     });
   });
 };

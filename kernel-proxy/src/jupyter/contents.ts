@@ -1,3 +1,4 @@
+import type { NotebookOwners } from '../access/notebook-owners.js';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ContentsManager, type ContentsModel } from './contents-manager.js';
@@ -13,6 +14,8 @@ export interface ContentsPluginOptions {
   maxBodyBytes?: number;
   maxReadBytes?: number;
   maxCopyDirBytes?: number;
+  /** With users: who may change which notebook. */
+  owners?: NotebookOwners;
 }
 
 const ContentTypeSchema = z.enum(['notebook', 'file', 'directory']);
@@ -98,6 +101,13 @@ export const contentsPlugin: FastifyPluginAsync<ContentsPluginOptions> = async (
   const bodyLimit = options.maxBodyBytes ?? 64 * 1024 * 1024;
   useJupyterApi(app, { bodyLimit });
 
+  const owners = options.owners;
+  const user = (request: FastifyRequest) => request.user ?? undefined;
+  const exists = (path: string) => manager.get(path, { content: false, hash: false }).then(() => true, () => false);
+  /** Refuses a change the user's role does not allow (403) before anything is touched. */
+  const guard = async (request: FastifyRequest, path: string, existing?: boolean) =>
+    owners?.check(user(request), path, existing ?? (await exists(path)));
+
   const get = async (request: FastifyRequest, reply: FastifyReply) => {
     const t = target(request);
     if (t.kind === 'checkpoints') {
@@ -116,6 +126,7 @@ export const contentsPlugin: FastifyPluginAsync<ContentsPluginOptions> = async (
 
   const post = async (request: FastifyRequest, reply: FastifyReply) => {
     const t = target(request);
+    await guard(request, t.path, t.kind === 'checkpoints');
     if (t.kind === 'checkpoints') {
       if (t.id === undefined) {
         const checkpoint = await manager.createCheckpoint(t.path);
@@ -130,16 +141,22 @@ export const contentsPlugin: FastifyPluginAsync<ContentsPluginOptions> = async (
     if (body?.copy_from !== undefined) {
       const from = normalizeApiPath(body.copy_from);
       request.log.info({ from, to: t.path }, 'copying');
-      return finishModel(reply, await manager.copy(from, t.path), 201);
+      const copy = await manager.copy(from, t.path);
+      await owners?.created(user(request), copy.path);
+      return finishModel(reply, copy, 201);
     }
-    return finishModel(reply, await manager.newUntitled(t.path, body?.type, body?.ext ?? ''), 201);
+    const created = await manager.newUntitled(t.path, body?.type, body?.ext ?? '');
+    await owners?.created(user(request), created.path);
+    return finishModel(reply, created, 201);
   };
 
   const put = async (request: FastifyRequest, reply: FastifyReply) => {
     const t = target(request);
     if (t.kind === 'checkpoints') throw badRequest('Cannot PUT a checkpoint; use POST');
     const body = parseInput(PutBody, request.body, 'body');
+    await guard(request, t.path);
     const { model, created } = await manager.save(t.path, body);
+    if (created) await owners?.created(user(request), model.path);
     return finishModel(reply, model, created ? 201 : 200, true);
   };
 
@@ -147,17 +164,22 @@ export const contentsPlugin: FastifyPluginAsync<ContentsPluginOptions> = async (
     const t = target(request);
     if (t.kind === 'checkpoints') throw badRequest('Cannot PATCH a checkpoint');
     const body = parseInput(PatchBody, request.body, 'body');
-    return finishModel(reply, await manager.rename(t.path, normalizeApiPath(body.path)), 200, true);
+    await guard(request, t.path, true);
+    const renamed = await manager.rename(t.path, normalizeApiPath(body.path));
+    await owners?.moved(t.path, renamed.path);
+    return finishModel(reply, renamed, 200, true);
   };
 
   const remove = async (request: FastifyRequest, reply: FastifyReply) => {
     const t = target(request);
+    await guard(request, t.path, true);
     if (t.kind === 'checkpoints') {
       if (t.id === undefined) throw badRequest('checkpoint_id: required');
       await manager.deleteCheckpoint(t.path, t.id);
     } else {
       request.log.info({ path: t.path }, 'deleting');
       await manager.delete(t.path);
+      await owners?.removed(t.path);
     }
     return reply.code(204).send();
   };

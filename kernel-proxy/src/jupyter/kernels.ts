@@ -1,4 +1,5 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { Principal } from '../access/roles.js';
 import { z } from 'zod';
 import { UnknownKernelError, UnknownKernelSpecError, type KernelManager, type KernelModel } from '../kernel/types.js';
 import { HttpError, notFound, parseInput, useJupyterApi } from './http.js';
@@ -24,9 +25,9 @@ export function kernelHttpError(err: unknown): unknown {
   return err;
 }
 
-export async function startKernel(kernels: KernelManager, name: string | undefined): Promise<KernelModel> {
+export async function startKernel(kernels: KernelManager, name: string | undefined, owner?: Principal): Promise<KernelModel> {
   try {
-    return await kernels.start(name);
+    return await kernels.start(name, owner);
   } catch (err) {
     if (err instanceof UnknownKernelSpecError) {
       throw new HttpError(
@@ -52,11 +53,19 @@ export const kernelsPlugin: FastifyPluginAsync<KernelsPluginOptions> = async (ap
   useJupyterApi(app);
   const kernels = options.kernelManager;
 
-  app.get('/api/kernels', async () => kernels.list());
+  /** With users, each sees and drives only their own kernels (admins too: JupyterLab would attach to any it is shown). */
+  const mine = (request: FastifyRequest, id: string) => !request.user || !kernels.owner || kernels.owner(id)?.username === request.user.username;
+
+  app.addHook('preHandler', async (request) => {
+    const id = (request.params as { kernel_id?: unknown } | undefined)?.kernel_id;
+    if (typeof id === 'string' && !mine(request, id)) throw notFound(`Kernel does not exist: ${id}`);
+  });
+
+  app.get('/api/kernels', async (request) => kernels.list().filter((k) => mine(request, k.id)));
 
   app.post('/api/kernels', async (request, reply) => {
     const body = parseInput(StartBody, request.body, 'body');
-    const model = await startKernel(kernels, body?.name ?? undefined);
+    const model = await startKernel(kernels, body?.name ?? undefined, request.user ?? undefined);
     request.log.info({ kernel: model.id, name: model.name }, 'kernel started');
     return reply.code(201).header('location', `/api/kernels/${encodeURIComponent(model.id)}`).send(model);
   });

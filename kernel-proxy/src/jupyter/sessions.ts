@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify';
+import type { FastifyBaseLogger, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { Principal } from '../access/roles.js';
 import { z } from 'zod';
 import { UnknownKernelError, type KernelManager, type KernelModel } from '../kernel/types.js';
 import { badRequest, notFound, parseInput, useJupyterApi } from './http.js';
@@ -72,7 +73,14 @@ export class SessionStore {
     private readonly log?: FastifyBaseLogger,
   ) {}
 
-  private toModel(record: SessionRecord): SessionModel | undefined {
+  /** With users, each sees only the sessions on their own kernels (JupyterLab reuses any session it is shown for a path). */
+  private visible(record: SessionRecord, viewer: Principal | undefined): boolean {
+    if (!viewer || !this.kernels.owner) return true;
+    return this.kernels.owner(record.kernelId)?.username === viewer.username;
+  }
+
+  private toModel(record: SessionRecord, viewer?: Principal): SessionModel | undefined {
+    if (!this.visible(record, viewer)) return undefined;
     const kernel = this.kernels.get(record.kernelId);
     if (!kernel) {
       this.sessions.delete(record.id);
@@ -84,35 +92,41 @@ export class SessionStore {
     return model;
   }
 
-  list(): SessionModel[] {
-    return [...this.sessions.values()].flatMap((record) => this.toModel(record) ?? []);
+  list(viewer?: Principal): SessionModel[] {
+    return [...this.sessions.values()].flatMap((record) => this.toModel(record, viewer) ?? []);
   }
 
-  get(id: string): SessionModel {
+  get(id: string, viewer?: Principal): SessionModel {
     const record = this.sessions.get(id);
-    const model = record && this.toModel(record);
+    const model = record && this.toModel(record, viewer);
     if (!model) throw notFound(`Session not found: ${id}`);
     return model;
   }
 
-  private findByPath(path: string): SessionModel | undefined {
+  private findByPath(path: string, viewer: Principal | undefined): SessionModel | undefined {
     for (const record of this.sessions.values()) {
       if (record.path === path) {
-        const model = this.toModel(record);
+        const model = this.toModel(record, viewer);
         if (model) return model;
       }
     }
     return undefined;
   }
 
-  async create(input: z.output<typeof CreateBody>): Promise<SessionModel> {
-    const existing = this.findByPath(input.path);
+  private mayUseKernel(kernelId: string, viewer: Principal | undefined): boolean {
+    if (!viewer || !this.kernels.owner) return true;
+    return this.kernels.owner(kernelId)?.username === viewer.username;
+  }
+
+  async create(input: z.output<typeof CreateBody>, viewer?: Principal): Promise<SessionModel> {
+    const existing = this.findByPath(input.path, viewer);
     if (existing) return existing;
-    const inFlight = this.pending.get(input.path);
+    const pendingKey = `${viewer?.username ?? ''}\n${input.path}`;
+    const inFlight = this.pending.get(pendingKey);
     if (inFlight) return inFlight;
     const work = (async () => {
-      const reuse = input.kernel?.id ? this.kernels.get(input.kernel.id) : undefined;
-      const kernel = reuse ?? (await startKernel(this.kernels, input.kernel?.name ?? undefined));
+      const reuse = input.kernel?.id && this.mayUseKernel(input.kernel.id, viewer) ? this.kernels.get(input.kernel.id) : undefined;
+      const kernel = reuse ?? (await startKernel(this.kernels, input.kernel?.name ?? undefined, viewer));
       const record: SessionRecord = {
         id: randomUUID(),
         path: input.path,
@@ -121,25 +135,25 @@ export class SessionStore {
         kernelId: kernel.id,
       };
       this.sessions.set(record.id, record);
-      return this.get(record.id);
+      return this.get(record.id, viewer);
     })();
-    this.pending.set(input.path, work);
+    this.pending.set(pendingKey, work);
     try {
       return await work;
     } finally {
-      this.pending.delete(input.path);
+      this.pending.delete(pendingKey);
     }
   }
 
-  async update(id: string, changes: z.output<typeof UpdateBody>): Promise<SessionModel> {
-    const before = this.get(id);
+  async update(id: string, changes: z.output<typeof UpdateBody>, viewer?: Principal): Promise<SessionModel> {
+    const before = this.get(id, viewer);
     const record = this.sessions.get(id)!;
     let kernelId = record.kernelId;
     if (changes.kernel?.id) {
-      if (!this.kernels.get(changes.kernel.id)) throw badRequest(`No such kernel: ${changes.kernel.id}`);
+      if (!this.kernels.get(changes.kernel.id) || !this.mayUseKernel(changes.kernel.id, viewer)) throw badRequest(`No such kernel: ${changes.kernel.id}`);
       kernelId = changes.kernel.id;
     } else if (changes.kernel?.name) {
-      kernelId = (await startKernel(this.kernels, changes.kernel.name)).id;
+      kernelId = (await startKernel(this.kernels, changes.kernel.name, viewer)).id;
     }
     const current = this.sessions.get(id);
     if (!current) throw notFound(`Session not found: ${id}`);
@@ -148,12 +162,12 @@ export class SessionStore {
     if (changes.type !== undefined) current.type = changes.type;
     current.kernelId = kernelId;
     if (kernelId !== before.kernel.id) await this.releaseKernel(before.kernel.id);
-    return this.get(id);
+    return this.get(id, viewer);
   }
 
-  async delete(id: string): Promise<void> {
+  async delete(id: string, viewer?: Principal): Promise<void> {
     const record = this.sessions.get(id);
-    if (!record) throw notFound(`Session not found: ${id}`);
+    if (!record || !this.visible(record, viewer)) throw notFound(`Session not found: ${id}`);
     this.sessions.delete(id);
     await this.releaseKernel(record.kernelId);
   }
@@ -172,28 +186,30 @@ export const sessionsPlugin: FastifyPluginAsync<SessionsPluginOptions> = async (
   useJupyterApi(app);
   const store = new SessionStore(options.kernelManager, app.log);
 
-  app.get('/api/sessions', async () => store.list());
+  const viewer = (request: FastifyRequest): Principal | undefined => request.user ?? undefined;
+
+  app.get('/api/sessions', async (request) => store.list(viewer(request)));
 
   app.post('/api/sessions', async (request, reply) => {
     const body = parseInput(CreateBody, upgradeLegacy(request.body), 'body');
-    const model = await store.create(body);
+    const model = await store.create(body, viewer(request));
     return reply.code(201).header('location', `/api/sessions/${model.id}`).send(model);
   });
 
   app.get('/api/sessions/:session_id', async (request) => {
     const { session_id } = parseInput(SessionParams, request.params, 'params');
-    return store.get(session_id);
+    return store.get(session_id, viewer(request));
   });
 
   app.patch('/api/sessions/:session_id', async (request) => {
     const { session_id } = parseInput(SessionParams, request.params, 'params');
     const body = parseInput(UpdateBody, upgradeLegacy(request.body), 'body');
-    return store.update(session_id, body);
+    return store.update(session_id, body, viewer(request));
   });
 
   app.delete('/api/sessions/:session_id', async (request, reply) => {
     const { session_id } = parseInput(SessionParams, request.params, 'params');
-    await store.delete(session_id);
+    await store.delete(session_id, viewer(request));
     return reply.code(204).send();
   });
 };

@@ -1,4 +1,6 @@
 import type { DisplayBundle } from './cell-output.js';
+import type { Principal } from '../access/roles.js';
+import type { AuditAction, AuditOutcome } from '../access/audit.js';
 
 /** What a cell magic (`%%migrate`, `%%s3`, …) gets to run one cell. */
 export interface CellContext {
@@ -9,6 +11,11 @@ export interface CellContext {
   /** The whole cell source. */
   code: string;
   user: string;
+  /** Who runs the cell: magics check the role's capabilities. */
+  principal: Principal;
+  address?: string;
+  /** Writes an audit row for this cell's user and address (migrations, imports). */
+  audit(action: AuditAction, target: string, outcome: AuditOutcome, detail?: string): void;
   executionCount: number;
   silent: boolean;
   /** Aborted when the user interrupts the kernel. */

@@ -26,13 +26,15 @@ export const kernelChannelsPlugin: FastifyPluginAsync<KernelChannelsOptions> = a
   app.get('/api/kernels/:id/channels', { websocket: true }, (socket: WebSocket, request) => {
     const params = ParamsSchema.safeParse(request.params);
     const kernel = params.success ? kernels.kernel(params.data.id) : undefined;
-    if (!kernel) {
+    // With users, a kernel answers only the user who started it.
+    if (!kernel || (request.user && kernel.principal.username !== request.user.username)) {
       socket.close(4004, 'Kernel does not exist');
       return;
     }
     const protocol: WireProtocol = socket.protocol === V1_PROTOCOL ? 'v1' : 'json';
     const client = {
       id: randomUUID(),
+      address: request.ip,
       send(message: Parameters<typeof encodeMessage>[0]) {
         if (socket.readyState !== socket.OPEN) return;
         socket.send(encodeMessage(message, protocol));

@@ -25,6 +25,9 @@ import { RESULTS_COMM_TARGET } from './result-stream.js';
 import { Table, type RecordBatch } from 'apache-arrow';
 import type { ColumnInfo } from '../clickhouse/engine.js';
 import type { KernelModel } from './types.js';
+import { PermissionDeniedError, type Principal } from '../access/roles.js';
+import { LimitExceededError } from '../access/limiter.js';
+import type { AuditLog } from '../access/audit.js';
 
 export type KernelClient = StreamingClient;
 
@@ -57,8 +60,10 @@ export class ClickHouseKernel {
     private readonly queries: QueryService,
     private readonly catalog: SchemaCatalog,
     private readonly log: Logger,
-    private readonly username: string,
+    /** The kernel's owner: its statements run as them. */
+    readonly principal: Principal,
     magics: readonly CellMagic[] = [],
+    private readonly auditLog?: AuditLog,
   ) {
     this.magics = new Map(magics.map((m) => [m.name, m]));
   }
@@ -102,6 +107,11 @@ export class ClickHouseKernel {
   /** Publishes an error about a message that could not be read, so the client sees why. */
   rejectMalformed(client: KernelClient, reason: string): void {
     client.send(makeMessage('iopub', 'error', { ename: 'InvalidMessage', evalue: reason, traceback: [`InvalidMessage: ${reason}`] }, undefined, this.sessionId));
+  }
+
+  /** Tells one client that a readable message of theirs was refused (an iopub error under it, to them only). */
+  private refuse(client: KernelClient, message: IncomingMessage, ename: string, evalue: string): void {
+    client.send(makeMessage('iopub', 'error', { ename, evalue, traceback: [`${ename}: ${evalue}`] }, message, this.sessionId));
   }
 
   handle(message: IncomingMessage, client: KernelClient): void {
@@ -162,17 +172,19 @@ export class ClickHouseKernel {
       case 'comm_open':
       case 'comm_msg':
       case 'comm_close':
-        this.results.handleComm(message, client);
+        {
+          const refused = this.results.handleComm(message, client);
+          if (refused) this.refuse(client, message, refused.ename, refused.evalue);
+        }
         return;
       default:
         return wrap(() => {
+          const evalue = `The clickhouse kernel does not handle ${type}`;
           if (type.endsWith('_request')) {
-            this.reply(client, message, type.replace(/_request$/, '_reply'), {
-              status: 'error',
-              ename: 'UnsupportedMessage',
-              evalue: `The clickhouse kernel does not handle ${type}`,
-              traceback: [],
-            });
+            this.reply(client, message, type.replace(/_request$/, '_reply'), { status: 'error', ename: 'UnsupportedMessage', evalue, traceback: [] });
+          } else {
+            // Not a request, so no reply is due: the sender still learns it was not understood.
+            this.refuse(client, message, 'UnsupportedMessage', evalue);
           }
         });
     }
@@ -185,18 +197,23 @@ export class ClickHouseKernel {
       while (this.queue.length > 0) {
         const next = this.queue.shift()!;
         const ok = await this.execute(next.message, next.client);
-        if (!ok) this.abortQueued();
+        // A failed cell aborts the queue unless it asked not to (stop_on_error: false).
+        if (!ok && ExecuteRequestSchema.safeParse(next.message.content).data?.stop_on_error !== false) this.abortQueued();
       }
     } finally {
       this.draining = false;
     }
   }
 
+  /** Aborts the queued cells that stop on error; the others (stop_on_error: false) stay queued and run. */
   private abortQueued(): void {
-    const aborted = this.queue.splice(0).filter(({ message }) => {
-      const stop = ExecuteRequestSchema.safeParse(message.content);
-      return !stop.success || stop.data.stop_on_error;
-    });
+    const queued = this.queue.splice(0);
+    const aborted: QueuedExecution[] = [];
+    for (const entry of queued) {
+      const stop = ExecuteRequestSchema.safeParse(entry.message.content);
+      if (!stop.success || stop.data.stop_on_error) aborted.push(entry);
+      else this.queue.push(entry);
+    }
     for (const { message, client } of aborted) {
       this.publish('status', { execution_state: 'busy' }, message);
       this.reply(client, message, 'execute_reply', { status: 'aborted', execution_count: null });
@@ -223,7 +240,7 @@ export class ClickHouseKernel {
     try {
       const magic = parseMagic(request.code);
       if (magic) {
-        await this.runMagic(magic, request, message, count);
+        await this.runMagic(magic, request, message, client, count);
         this.reply(client, message, 'execute_reply', { status: 'ok', execution_count: count, payload: [], user_expressions: {} });
         return true;
       }
@@ -236,7 +253,9 @@ export class ClickHouseKernel {
           let shown = false;
           const outcome = await this.queries
             .run(statement, {
-              user: this.username,
+              user: this.principal.username,
+              principal: this.principal,
+              address: client.address,
               source: 'kernel',
               signal: controller.signal,
               queryId,
@@ -258,7 +277,7 @@ export class ClickHouseKernel {
           if (outcome.kind === 'command') this.catalog.invalidate();
           if (outcome.kind === 'rows') stream?.end({ truncated: outcome.result.truncated });
           if (!request.silent) {
-            const bundle = outputFor(outcome, this.queries.limits.maxResultRows);
+            const bundle = outputFor(outcome, this.principal.limits.maxResultRows);
             if (stream && outcome.kind === 'rows') {
               const metadata = { ...bundle.metadata, [ARROW_MIME]: { ...(bundle.metadata[ARROW_MIME] as object), result_id: stream.resultId, streamed: true, query: statement } };
               this.publish(shown ? 'update_display_data' : 'display_data', { ...bundle, metadata, transient: { display_id: stream.resultId } }, message);
@@ -277,6 +296,8 @@ export class ClickHouseKernel {
       ok = false;
       if (error instanceof QueryCancelledError) this.sendError(client, message, 'Interrupted', 'Query interrupted: it was stopped on the server', count);
       else if (error instanceof CellError) this.sendError(client, message, error.ename, error.message, count);
+      else if (error instanceof LimitExceededError) this.sendError(client, message, 'LimitExceeded', error.message, count);
+      else if (error instanceof PermissionDeniedError) this.sendError(client, message, 'PermissionDenied', error.message, count);
       else {
         const ch = toClickHouseError(error);
         this.sendError(client, message, ch.type ?? 'ClickHouseError', ch.display, count);
@@ -291,6 +312,7 @@ export class ClickHouseKernel {
     magic: { name: string; args: string; body: string },
     request: z.infer<typeof ExecuteRequestSchema>,
     message: IncomingMessage,
+    client: KernelClient,
     count: number,
   ): Promise<void> {
     const handler = this.magics.get(magic.name);
@@ -301,7 +323,11 @@ export class ClickHouseKernel {
       await handler.run({
         ...magic,
         code: request.code,
-        user: this.username,
+        user: this.principal.username,
+        principal: this.principal,
+        address: client.address,
+        audit: (action, target, outcome, detail) =>
+          this.auditLog?.record({ user: this.principal.username, role: this.principal.role, address: client.address ?? '', action, target, outcome, detail }),
         executionCount: count,
         silent: request.silent,
         signal: controller.signal,
@@ -396,8 +422,17 @@ export class ClickHouseKernel {
     }
   }
 
+  /** Answers every queued cell as aborted (a restart or shutdown drops them; no request goes unanswered). */
+  private abortAll(): void {
+    for (const { message, client } of this.queue.splice(0)) {
+      this.publish('status', { execution_state: 'busy' }, message);
+      this.reply(client, message, 'execute_reply', { status: 'aborted', execution_count: null });
+      this.publish('status', { execution_state: 'idle' }, message);
+    }
+  }
+
   async restart(): Promise<void> {
-    this.queue.splice(0);
+    this.abortAll();
     await this.interrupt();
     this.executionCount = 0;
     this.history = [];
@@ -407,7 +442,7 @@ export class ClickHouseKernel {
   }
 
   async shutdown(): Promise<void> {
-    this.queue.splice(0);
+    this.abortAll();
     await this.interrupt();
     this.state = 'dead';
     this.publish('status', { execution_state: 'dead' }, undefined);

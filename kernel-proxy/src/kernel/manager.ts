@@ -4,6 +4,9 @@ import { SchemaCatalog } from './catalog.js';
 import { ClickHouseKernel } from './kernel.js';
 import { KERNEL_NAME } from './spec.js';
 import type { CellMagic } from './cell-magic.js';
+import type { Principal } from '../access/roles.js';
+import { soleUser } from '../access/users.js';
+import type { AuditLog } from '../access/audit.js';
 import { UnknownKernelError, UnknownKernelSpecError, type KernelManager, type KernelModel } from './types.js';
 
 /** Kernels live in this process; they share the QueryService and the schema catalog. */
@@ -14,8 +17,10 @@ export class ClickHouseKernelManager implements KernelManager {
   constructor(
     private readonly queries: QueryService,
     private readonly log: Logger,
-    private readonly username = 'analyst',
+    /** Owner of kernels started without a user (the single-token mode's one user). */
+    private readonly defaultOwner: Principal = soleUser(),
     private readonly magics: readonly CellMagic[] = [],
+    private readonly audit?: AuditLog,
   ) {
     this.catalog = new SchemaCatalog(queries.engine);
   }
@@ -38,9 +43,14 @@ export class ClickHouseKernelManager implements KernelManager {
     return kernel;
   }
 
-  async start(specName: string = KERNEL_NAME): Promise<KernelModel> {
+  /** Who started the kernel: only they (or an admin) may use it. */
+  owner(id: string): Principal | undefined {
+    return this.kernels.get(id)?.principal;
+  }
+
+  async start(specName: string = KERNEL_NAME, owner: Principal = this.defaultOwner): Promise<KernelModel> {
     if (specName !== KERNEL_NAME) throw new UnknownKernelSpecError(specName);
-    const kernel = new ClickHouseKernel(this.queries, this.catalog, this.log, this.username, this.magics);
+    const kernel = new ClickHouseKernel(this.queries, this.catalog, this.log, owner, this.magics, this.audit);
     this.kernels.set(kernel.id, kernel);
     this.log.info({ kernelId: kernel.id }, 'kernel started');
     return kernel.model;

@@ -14,8 +14,11 @@ export const HeaderSchema = z.object({
 });
 export type Header = z.infer<typeof HeaderSchema>;
 
+/** Clients send on shell, control and stdin; iopub carries only the kernel's own messages. */
+export const IncomingChannelSchema = z.enum(['shell', 'control', 'stdin'], { error: 'must be shell, control or stdin' });
+
 export const IncomingMessageSchema = z.object({
-  channel: ChannelSchema,
+  channel: IncomingChannelSchema,
   header: HeaderSchema,
   parent_header: z.union([HeaderSchema.partial(), z.object({}).loose()]).nullish().transform((v) => v ?? {}),
   metadata: z.record(z.string(), z.unknown()).nullish().transform((v) => v ?? {}),

@@ -15,6 +15,8 @@ export const RESULTS_COMM_TARGET = 'chlab.results';
 
 export interface StreamingClient {
   readonly id: string;
+  /** The client's network address (audit). */
+  readonly address?: string;
   send(message: JupyterMessage): void;
   /** Resolves when the client's socket has room again (backpressure). */
   drain?(): Promise<void>;
@@ -22,6 +24,15 @@ export interface StreamingClient {
 
 const CommOpenSchema = z.object({ comm_id: z.string().min(1).max(256), target_name: z.string().max(256), data: z.record(z.string(), z.unknown()).default({}) });
 const CommCloseSchema = z.object({ comm_id: z.string().min(1).max(256) });
+
+export interface CommRefusal {
+  ename: string;
+  evalue: string;
+}
+
+function invalid(type: string, error: z.ZodError): CommRefusal {
+  return { ename: 'InvalidMessage', evalue: `${type}: ${error.issues.map((i) => `${i.path.join('.') || 'content'}: ${i.message}`).join('; ')}` };
+}
 
 /**
  * Frontends that opened a `chlab.results` comm get each result batch as it arrives:
@@ -33,24 +44,30 @@ export class ResultStreams {
 
   constructor(private readonly session: string) {}
 
-  /** Handles comm_open / comm_close; returns false when the message is not for this target. */
-  handleComm(message: IncomingMessage, client: StreamingClient): boolean {
+  /**
+   * Handles comm_open / comm_msg / comm_close. A comm_open for another target is answered with comm_close; what
+   * cannot be acted on (unreadable content, a comm that is not open) comes back as a refusal for the kernel to
+   * send as an error, so no malformed comm message goes unanswered.
+   */
+  handleComm(message: IncomingMessage, client: StreamingClient): CommRefusal | undefined {
     const type = message.header.msg_type;
     if (type === 'comm_open') {
       const open = CommOpenSchema.safeParse(message.content);
-      if (!open.success || open.data.target_name !== RESULTS_COMM_TARGET) {
-        if (open.success) client.send(makeMessage('iopub', 'comm_close', { comm_id: open.data.comm_id, data: {} }, message, this.session));
-        return false;
+      if (!open.success) return invalid(type, open.error);
+      if (open.data.target_name !== RESULTS_COMM_TARGET) {
+        client.send(makeMessage('iopub', 'comm_close', { comm_id: open.data.comm_id, data: {} }, message, this.session));
+        return undefined;
       }
       this.comms.set(open.data.comm_id, { client, commId: open.data.comm_id });
-      return true;
+      return undefined;
     }
-    if (type === 'comm_close') {
-      const close = CommCloseSchema.safeParse(message.content);
-      if (close.success) this.comms.delete(close.data.comm_id);
-      return true;
+    const target = CommCloseSchema.safeParse(message.content);
+    if (!target.success) return invalid(type, target.error);
+    if (!this.comms.has(target.data.comm_id)) {
+      return { ename: 'UnknownComm', evalue: `${type}: no comm ${JSON.stringify(target.data.comm_id)} is open on this kernel` };
     }
-    return type === 'comm_msg';
+    if (type === 'comm_close') this.comms.delete(target.data.comm_id);
+    return undefined;
   }
 
   forgetClient(clientId: string): void {

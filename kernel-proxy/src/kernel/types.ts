@@ -1,3 +1,5 @@
+import type { Principal } from '../access/roles.js';
+
 /** The kernel model of the Jupyter Server REST API (`GET /api/kernels/{id}`). */
 export interface KernelModel {
   id: string;
@@ -23,8 +25,10 @@ export class UnknownKernelError extends Error {
 export interface KernelManager {
   list(): KernelModel[];
   get(id: string): KernelModel | undefined;
-  /** Starts a kernel of the given spec (only `clickhouse` exists). Throws UnknownKernelSpecError. */
-  start(specName?: string): Promise<KernelModel>;
+  /** Starts a kernel of the given spec (only `clickhouse` exists) owned by `owner`. Throws UnknownKernelSpecError. */
+  start(specName?: string, owner?: Principal): Promise<KernelModel>;
+  /** The user a kernel belongs to. */
+  owner?(id: string): Principal | undefined;
   /** Throws UnknownKernelError. */
   shutdown(id: string): Promise<void>;
   /** Kills the running query on the server. Throws UnknownKernelError. */

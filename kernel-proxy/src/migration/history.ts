@@ -1,5 +1,6 @@
 // migration_history (SPEC §3, with extra columns beside the required ones) and migration_ranges (per-range
 // progress, the unit of resume) in ClickHouse. Values are always bound as query parameters.
+import { BoundFilter } from '../clickhouse/filter.js';
 import type { ClickHouseEngine } from '../clickhouse/engine.js';
 import type { RangePlan } from './planner.js';
 
@@ -175,25 +176,11 @@ export class MigrationHistory {
 
   async list(filter: HistoryFilter): Promise<{ migrations: HistoryRecord[]; total: number }> {
     await this.ensureTables();
-    const where: string[] = [];
-    const params: Record<string, unknown> = { limit: filter.limit, offset: filter.offset };
-    if (filter.status) {
-      where.push('toString(status) = {status:String}');
-      params.status = filter.status;
-    }
-    if (filter.search) {
-      where.push('(positionCaseInsensitiveUTF8(source_table, {search:String}) > 0 OR positionCaseInsensitiveUTF8(destination, {search:String}) > 0 OR positionCaseInsensitiveUTF8(deskripsi, {search:String}) > 0 OR positionCaseInsensitiveUTF8(toString(id), {search:String}) > 0 OR positionCaseInsensitiveUTF8(ifNull(error_message, \'\'), {search:String}) > 0)');
-      params.search = filter.search;
-    }
-    if (filter.from) {
-      where.push('started_at >= parseDateTime64BestEffort({from:String}, 3)');
-      params.from = filter.from;
-    }
-    if (filter.to) {
-      where.push('started_at <= parseDateTime64BestEffort({to:String}, 3)');
-      params.to = filter.to;
-    }
-    const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const { where: clause, params } = new BoundFilter(filter)
+      .equals('toString(status)', 'status', filter.status)
+      .search(filter.search, ['source_table', 'destination', 'deskripsi', 'toString(id)', "ifNull(error_message, '')"])
+      .when('from', filter.from, 'started_at >= parseDateTime64BestEffort({from:String}, 3)')
+      .when('to', filter.to, 'started_at <= parseDateTime64BestEffort({to:String}, 3)');
     const sort = SORTS[filter.sort ?? 'migration_time'];
     const order = filter.order === 'asc' ? 'ASC' : 'DESC';
     const [rows, total] = await Promise.all([

@@ -8,6 +8,7 @@ import { historyOutput, planOutput, progressOutput, summaryOutput } from './rend
 import { AlreadyCompletedError, planBundle, type ActiveMigration, type MigrationService, type MigrationSummary } from './service.js';
 import { parseMigrateArgs } from './spec.js';
 import { MigrationError } from './sql.js';
+import { requireCapability } from '../access/roles.js';
 
 const UPDATE_INTERVAL_MS = 250;
 
@@ -28,6 +29,14 @@ export class MigrateMagic implements CellMagic {
 
   private async dispatch(context: CellContext): Promise<void> {
     const action = parseMigrateArgs(context.args);
+    if (action.action !== 'history') {
+      try {
+        requireCapability(context.principal, 'migrate', 'running %%migrate');
+      } catch (error) {
+        context.audit('denied', `%%migrate ${action.action}`, 'denied', (error as Error).message);
+        throw new CellError('PermissionDenied', (error as Error).message);
+      }
+    }
     switch (action.action) {
       case 'analyze': {
         const plan = await this.service.plan(context.body);
@@ -51,10 +60,12 @@ export class MigrateMagic implements CellMagic {
           throw error;
         }
         context.display(planOutput(planBundle({ ...started.plan, value_check: null })));
+        auditRun(context, started.run, started.plan.target.qualified);
         return this.follow(context, started.run);
       }
       case 'resume': {
         const run = await this.service.resume(action.migrationId);
+        auditRun(context, run, `resume ${action.migrationId}`);
         return this.follow(context, run);
       }
     }
@@ -87,4 +98,11 @@ export class MigrateMagic implements CellMagic {
       throw new CellError('MigrationFailed', summary.error_message ?? 'the migration failed');
     }
   }
+}
+
+function auditRun(context: CellContext, run: { id: string; done: Promise<unknown> }, target: string): void {
+  run.done.then(
+    () => context.audit('migration', target, 'ok', `migration ${run.id}`),
+    (error: unknown) => context.audit('migration', target, 'error', `migration ${run.id}: ${error instanceof Error ? error.message : String(error)}`),
+  );
 }

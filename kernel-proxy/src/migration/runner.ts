@@ -293,8 +293,13 @@ class SerialLoader {
   async room(limit: number, signal: AbortSignal): Promise<void> {
     while (this.pending >= limit && !signal.aborted) {
       await new Promise<void>((resolve) => {
-        this.waiters.push(resolve);
-        signal.addEventListener('abort', () => resolve(), { once: true });
+        // Woken by a finished load or by the abort; either way the abort listener goes (no pile-up per wait).
+        const onAbort = () => resolve();
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.waiters.push(() => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        });
       });
     }
     if (signal.aborted) throw new AbortedError();

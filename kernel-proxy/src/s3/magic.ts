@@ -12,6 +12,7 @@ import type { CreateMode, ImportProgress } from './import.js';
 import { formatS3Url, parseS3Url } from './location.js';
 import type { S3Source } from './reader.js';
 import type { S3Service } from './service.js';
+import { requireCapability } from '../access/roles.js';
 
 export const S3_HELP = `%%s3 cells: S3 files through ClickHouse s3() (keys stay on the server)
 
@@ -188,6 +189,15 @@ export class S3Magic implements CellMagic {
 
   async run(context: CellContext): Promise<void> {
     const command = parseCommand(context.args, context.body);
+    if (command.verb !== 'help') {
+      const [capability, what] = command.verb === 'import' ? (['s3.import', '%%s3 import'] as const) : (['s3.read', `%%s3 ${command.verb}`] as const);
+      try {
+        requireCapability(context.principal, capability, what);
+      } catch (error) {
+        context.audit('denied', what, 'denied', (error as Error).message);
+        throw new CellError('PermissionDenied', (error as Error).message);
+      }
+    }
     await this.s3.start();
     try {
       switch (command.verb) {
@@ -332,7 +342,9 @@ export class S3Magic implements CellMagic {
     const url = formatS3Url(source);
     const displayId = `s3-import-${context.executionCount}-${Date.now()}`;
     let shown = false;
-    const result = await this.s3.importer.run({
+    const target = `${url} → ${command.table!}`;
+    const result = await this.s3.importer
+      .run({
       source,
       table: command.table!,
       create: create as CreateMode,
@@ -346,7 +358,12 @@ export class S3Magic implements CellMagic {
         else context.update(displayId, bundle);
         shown = true;
       },
-    });
+    })
+      .catch((error: unknown) => {
+        context.audit('import', target, context.signal.aborted ? 'cancelled' : 'error', error instanceof Error ? error.message : String(error));
+        throw error;
+      });
+    context.audit('import', target, 'ok', `${result.rows} rows`);
     const schema = describeSchema(result.columns);
     const line = `Imported ${result.rows.toLocaleString('en-US')} rows from ${result.files} file${result.files === 1 ? '' : 's'} (${formatBytes(result.bytes)}) into ${result.destination_table}${result.created ? ' (new table)' : ''} in ${(result.elapsed_ms / 1000).toFixed(1)} s · migration_history id ${result.history_id}`;
     context.display(

@@ -1,3 +1,4 @@
+import { soleUser } from '../../src/access/users.js';
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CellError, parseMagic, type CellMagic } from '../../src/kernel/cell-magic.js';
@@ -35,7 +36,7 @@ async function run(manager: ClickHouseKernelManager, code: string, interruptAfte
 }
 
 describe('cell magics', () => {
-  const manager = new ClickHouseKernelManager(queries, silentLogger, 'analyst', [progressMagic]);
+  const manager = new ClickHouseKernelManager(queries, silentLogger, soleUser(), [progressMagic]);
 
   it('parses the magic line', () => {
     expect(parseMagic('%%migrate users -> ch_users\nsource: x')).toEqual({ name: 'migrate', args: 'users -> ch_users', body: 'source: x' });

@@ -1,5 +1,6 @@
 // %%migrate through the real kernel: analyze → plan bundle; run → plan, progress updated in place, summary;
 // already-completed detection; the widget round trip (edit → cell source → re-run); interrupt → resume; errors.
+import { soleUser } from '../../src/access/users.js';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
@@ -13,7 +14,7 @@ import { freshSchema, migrationService, pgClient } from './support.js';
 
 const { config, engine, queries } = testQueryService();
 const service = migrationService(engine, config.dataDir);
-const manager = new ClickHouseKernelManager(queries, silentLogger, 'analyst', [new MigrateMagic(service)]);
+const manager = new ClickHouseKernelManager(queries, silentLogger, soleUser(), [new MigrateMagic(service)]);
 let admin: pg.Client;
 let schema: string;
 
