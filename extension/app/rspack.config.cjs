@@ -39,6 +39,9 @@ const keepEnsuredAssets = file => {
 const duckdbDist = path.dirname(require.resolve('@duckdb/duckdb-wasm/dist/duckdb-eh.wasm', { paths: [path.join(__dirname, '..')] }));
 const extensionArrow = path.dirname(require.resolve('apache-arrow', { paths: [path.join(__dirname, '..')] }));
 const DUCKDB_FILES = ['duckdb-mvp.wasm', 'duckdb-eh.wasm', 'duckdb-browser-mvp.worker.js', 'duckdb-browser-eh.worker.js'];
+// parquet-wasm (Parquet export in the browser): its .wasm is served from build/parquet/ and passed to its init,
+// so its `new URL('…wasm', import.meta.url)` default is not bundled as a second copy.
+const parquetWasmDist = path.dirname(require.resolve('parquet-wasm/esm/parquet_wasm_bg.wasm', { paths: [path.join(__dirname, '..')] }));
 
 const svgAsDataUri = {
   dataUrl: {
@@ -76,6 +79,7 @@ const bundleConfig = {
       // JupyterLab packages are ESM with extensionless imports.
       { test: /\.m?js$/, resolve: { fullySpecified: false } },
       { include: duckdbDist, resolve: { alias: { 'apache-arrow': extensionArrow } } },
+      { include: parquetWasmDist, parser: { url: false } },
       { test: /\.raw\.css$/, type: 'asset/source' },
       { test: /(?<!\.raw)\.css$/, use: ['style-loader', 'css-loader'] },
       { test: /\.html$/, type: 'asset/resource' },
@@ -101,7 +105,10 @@ const bundleConfig = {
   },
   plugins: [
     new rspack.CopyRspackPlugin({
-      patterns: DUCKDB_FILES.map(file => ({ from: path.join(duckdbDist, file), to: `duckdb/${file}`, info: { minimized: true } }))
+      patterns: [
+        ...DUCKDB_FILES.map(file => ({ from: path.join(duckdbDist, file), to: `duckdb/${file}`, info: { minimized: true } })),
+        { from: path.join(parquetWasmDist, 'parquet_wasm_bg.wasm'), to: 'parquet/parquet_wasm_bg.wasm', info: { minimized: true } }
+      ]
     }),
     new rspack.DefinePlugin({
       // Some dependencies call process.cwd() / read process.env (path polyfill).

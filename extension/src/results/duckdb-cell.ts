@@ -1,15 +1,16 @@
 import type { ICodeCellModel } from '@jupyterlab/cells';
 import type * as nbformat from '@jupyterlab/nbformat';
 import { type INotebookCellExecutor, type INotebookModel, runCell } from '@jupyterlab/notebook';
+import type { Kernel } from '@jupyterlab/services';
 import { tableFromIPC, tableToIPC } from 'apache-arrow';
 
 import { ARROW_MIME } from './comm.js';
-import { type DuckEngine, RESULTS_SCHEMA, getDuckDB } from './duckdb/engine.js';
+import { type DuckEngine, QueryInterruptedError, RESULTS_SCHEMA, getDuckDB } from './duckdb/engine.js';
 import { createTableAs, duckdbCellBody, firstKeyword, isDuckDBCell, splitDuckDBStatements, statementKind } from './duckdb/sql.js';
 
 export { duckdbCellBody, isDuckDBCell };
 import { ArrowPage, gridColumns } from './grid/source.js';
-import { type ResultColumn, type ResultRegistry, resultName, resultRegistry } from './registry.js';
+import { type ResultColumn, type ResultRegistry, resultName, resultRegistry, savedPreviewNote } from './registry.js';
 import { formatElapsed, formatRowCount } from './summary.js';
 
 /** Rows of a `%%duckdb` result kept in the notebook (as for SQL results). */
@@ -37,7 +38,8 @@ function missingTableHint(message: string): string {
   }
   return (
     `${message}\n\nResults of SQL cells are loaded into DuckDB in this browser tab when they run (as _N, _ and ` +
-    `their -- name:). Run the SQL cell again: a reopened notebook keeps only a preview of each result.`
+    `their -- name:), and from a saved notebook's outputs when it is opened (the preview rows it kept). ` +
+    `Run the SQL cell again.`
   );
 }
 
@@ -51,7 +53,7 @@ async function describe(db: DuckEngine, tableRef: string): Promise<ResultColumn[
 }
 
 /** A small text table for the notebook's text/plain fallback. */
-function textTable(ipc: Uint8Array, columns: ResultColumn[], rows: number, elapsedMs: number): string {
+function textTable(ipc: Uint8Array, columns: ResultColumn[], rows: number, elapsedMs: number, notes: string[] = []): string {
   const table = tableFromIPC(ipc);
   const shown = Math.min(table.numRows, 10);
   const page = new ArrowPage(0, table.slice(0, shown), gridColumns(table, columns, 'duckdb'));
@@ -60,6 +62,7 @@ function textTable(ipc: Uint8Array, columns: ResultColumn[], rows: number, elaps
     lines.push(columns.map((_, i) => page.text(row, i) ?? 'NULL').join('\t'));
   }
   lines.push(`${formatRowCount(rows)} · ${formatElapsed(elapsedMs)} · DuckDB${rows > shown ? ` · first ${shown} shown` : ''}`);
+  lines.push(...notes);
   return lines.join('\n');
 }
 
@@ -68,18 +71,77 @@ function textTable(ipc: Uint8Array, columns: ResultColumn[], rows: number, elaps
  * A query's rows become a table (CREATE TABLE … AS), shown in the same grid as any result; the notebook keeps
  * a preview. The last result of a cell starting with `-- name: x` is `x`.
  */
-export async function runDuckDBCell(source: string, registry: ResultRegistry = resultRegistry): Promise<nbformat.IOutput[]> {
+export async function runDuckDBCell(
+  source: string,
+  registry: ResultRegistry = resultRegistry,
+  signal?: AbortSignal
+): Promise<nbformat.IOutput[]> {
   const db = await getDuckDB();
   await registry.whenIdle();
+  const session = await db.session();
+  try {
+    return await runStatements(db, session, source, registry, signal);
+  } finally {
+    void session.close();
+  }
+}
+
+/**
+ * The saved previews cut short of their whole result that a query reads: the result tables in its plan
+ * (EXPLAIN — DuckDB resolves the views `_1`, `trips` … to them; nothing runs).
+ */
+async function partialPreviewsRead(
+  db: DuckEngine,
+  registry: ResultRegistry,
+  statement: string,
+  kind: ReturnType<typeof statementKind>
+): Promise<ReturnType<ResultRegistry['partialPreviewsIn']>> {
+  if (kind !== 'query' || !registry.all().some(record => record.partialPreview)) {
+    return [];
+  }
+  let plan = '';
+  try {
+    const explained = await db.query(`EXPLAIN ${statement.replace(/;\s*$/, '')}`);
+    for (const column of explained.schema.fields.map(field => explained.getChild(field.name)!)) {
+      for (let row = 0; row < explained.numRows; row++) {
+        plan += `${column.get(row)}\n`;
+      }
+    }
+  } catch {
+    return [];
+  }
+  const tables = registry
+    .all()
+    .filter(record => record.partialPreview && plan.includes(record.table))
+    .map(record => record.table);
+  return registry.partialPreviewsIn(tables, statement);
+}
+
+function interruptedOutput(): nbformat.IOutput {
+  const error = new QueryInterruptedError();
+  return { output_type: 'error', ename: error.name, evalue: error.message, traceback: [`${error.name}: ${error.message}`] };
+}
+
+async function runStatements(
+  db: DuckEngine,
+  session: Awaited<ReturnType<DuckEngine['session']>>,
+  source: string,
+  registry: ResultRegistry,
+  signal: AbortSignal | undefined
+): Promise<nbformat.IOutput[]> {
   const outputs: nbformat.IOutput[] = [];
   const name = resultName(source);
   let last: { record: ReturnType<ResultRegistry['ensure']>; rows: number; columns: ResultColumn[] } | undefined;
   for (const statement of splitDuckDBStatements(duckdbCellBody(source))) {
+    if (signal?.aborted) {
+      outputs.push(interruptedOutput());
+      return outputs;
+    }
     const started = performance.now();
     try {
       const kind = statementKind(statement);
       if (kind === 'command') {
-        const result = tableFromIPC(await db.queryIPC(statement));
+        const result = tableFromIPC(await session.run(statement, signal));
         const elapsed = performance.now() - started;
         const count = result.numCols === 1 && result.schema.fields[0].name === 'Count' ? Number(result.getChildAt(0)?.get(0)) : undefined;
         const keyword = firstKeyword(statement);
@@ -91,14 +153,19 @@ export async function runDuckDBCell(source: string, registry: ResultRegistry = r
         continue;
       }
       const record = registry.ensure(`duckdb-${Date.now().toString(36)}-${++duckResultCounter}`, 'duckdb');
+      // Names it reads that hold only a saved notebook's preview of their result.
+      const partial = (await partialPreviewsRead(db, registry, statement, kind)).map(p => savedPreviewNote(p.rows, p.totalRows, p.names));
       if (kind === 'query') {
-        await db.query(createTableAs(record.tableRef, statement));
+        await session.run(createTableAs(record.tableRef, statement), signal);
       } else {
         // DESCRIBE, SHOW, SUMMARIZE …: a subquery; EXPLAIN, PRAGMA …: their (small) result, copied in.
         try {
-          await db.query(createTableAs(record.tableRef, `SELECT * FROM (${statement.replace(/;\s*$/, '')}\n)`));
-        } catch {
-          const result = tableFromIPC(await db.queryIPC(statement));
+          await session.run(createTableAs(record.tableRef, `SELECT * FROM (${statement.replace(/;\s*$/, '')}\n)`), signal);
+        } catch (reason) {
+          if (reason instanceof QueryInterruptedError) {
+            throw reason;
+          }
+          const result = tableFromIPC(await session.run(statement, signal));
           await db.insertIPC(RESULTS_SCHEMA, record.table, tableToIPC(result, 'stream'), true);
         }
       }
@@ -111,7 +178,7 @@ export async function runDuckDBCell(source: string, registry: ResultRegistry = r
       const previewRows = Math.min(rows, DUCKDB_PREVIEW_ROWS);
       outputs.push({
         output_type: 'display_data',
-        data: { [ARROW_MIME]: toBase64(preview), 'text/plain': textTable(preview, columns, rows, elapsed) },
+        data: { [ARROW_MIME]: toBase64(preview), 'text/plain': textTable(preview, columns, rows, elapsed, partial) },
         metadata: {
           [ARROW_MIME]: {
             result_id: record.id,
@@ -121,11 +188,16 @@ export async function runDuckDBCell(source: string, registry: ResultRegistry = r
             preview_rows: previewRows,
             truncated: false,
             elapsed_ms: Math.round(elapsed),
-            columns: columns.map(column => ({ name: column.name, type: column.type }))
+            columns: columns.map(column => ({ name: column.name, type: column.type })),
+            ...(partial.length ? { notes: partial } : {})
           }
         }
       });
     } catch (reason) {
+      if (reason instanceof QueryInterruptedError || signal?.aborted) {
+        outputs.push(interruptedOutput());
+        return outputs;
+      }
       const message = reason instanceof Error ? reason.message : String(reason);
       const evalue = missingTableHint(message);
       outputs.push({ output_type: 'error', ename: 'DuckDBError', evalue, traceback: [`DuckDBError: ${evalue}`] });
@@ -136,6 +208,39 @@ export async function runDuckDBCell(source: string, registry: ResultRegistry = r
     await registry.addLocal(db, last.record, { rows: last.rows, columns: last.columns, name });
   }
   return outputs;
+}
+
+/**
+ * The notebook's Interrupt (toolbar, Kernel menu, `I, I`) ends in `kernel.interrupt()`: the `%%duckdb` cells
+ * running for that kernel's notebook are aborted with it, then the kernel is interrupted as usual.
+ */
+class Interrupts {
+  private readonly running = new WeakMap<Kernel.IKernelConnection, Set<AbortController>>();
+  private readonly patched = new WeakSet<Kernel.IKernelConnection>();
+
+  /** An abort signal for a cell run on `kernel`; call the returned function when it is done. */
+  watch(kernel: Kernel.IKernelConnection | null | undefined, controller: AbortController): () => void {
+    if (!kernel) {
+      return () => undefined;
+    }
+    if (!this.patched.has(kernel)) {
+      this.patched.add(kernel);
+      const interrupt = kernel.interrupt.bind(kernel);
+      kernel.interrupt = () => {
+        for (const running of this.running.get(kernel) ?? []) {
+          running.abort();
+        }
+        return interrupt();
+      };
+    }
+    let set = this.running.get(kernel);
+    if (!set) {
+      set = new Set();
+      this.running.set(kernel, set);
+    }
+    set.add(controller);
+    return () => set.delete(controller);
+  }
 }
 
 interface NotebookChain {
@@ -152,6 +257,7 @@ interface NotebookChain {
  */
 export class ChlabCellExecutor implements INotebookCellExecutor {
   private readonly chains = new WeakMap<INotebookModel, NotebookChain>();
+  private readonly interrupts = new Interrupts();
 
   constructor(private readonly registry: ResultRegistry = resultRegistry) {}
 
@@ -198,17 +304,21 @@ export class ChlabCellExecutor implements INotebookCellExecutor {
   }
 
   private async runDuckDB(options: INotebookCellExecutor.IRunCellOptions): Promise<boolean> {
-    const { cell, onCellExecuted, onCellExecutionScheduled } = options;
+    const { cell, onCellExecuted, onCellExecutionScheduled, sessionContext } = options;
     const model = cell.model as ICodeCellModel;
     onCellExecutionScheduled({ cell });
     model.sharedModel.transact(() => model.clearExecution(), false);
     model.executionState = 'running';
     let outputs: nbformat.IOutput[];
+    const controller = new AbortController();
+    const release = this.interrupts.watch(sessionContext?.session?.kernel, controller);
     try {
-      outputs = await runDuckDBCell(model.sharedModel.getSource(), this.registry);
+      outputs = await runDuckDBCell(model.sharedModel.getSource(), this.registry, controller.signal);
     } catch (reason) {
       const evalue = reason instanceof Error ? reason.message : String(reason);
       outputs = [{ output_type: 'error', ename: 'DuckDBError', evalue: `DuckDB-WASM could not start: ${evalue}`, traceback: [] }];
+    } finally {
+      release();
     }
     if (cell.isDisposed) {
       return false;

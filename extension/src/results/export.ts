@@ -1,5 +1,5 @@
 import { PageConfig, URLExt } from '@jupyterlab/coreutils';
-import { DataType, type Vector } from 'apache-arrow';
+import { DataType, type Vector, tableFromIPC, tableToIPC } from 'apache-arrow';
 
 import { getDuckDB } from './duckdb/engine.js';
 import type { GridColumn } from './grid/source.js';
@@ -14,8 +14,36 @@ export const EXPORT_FORMATS: { format: ExportFormat; label: string; extension: s
   { format: 'parquet', label: 'Parquet', extension: 'parquet', mime: 'application/vnd.apache.parquet' }
 ];
 
-/** Formats written in the browser (DuckDB-WASM has no Parquet writer without its extension, which is not served). */
-export const BROWSER_FORMATS: ExportFormat[] = ['csv', 'tsv', 'jsonl'];
+/**
+ * Formats written in the browser. Parquet: DuckDB-WASM's Parquet writer is an extension fetched from a CDN
+ * (nothing is fetched here), so the rows DuckDB holds go as Arrow to parquet-wasm (served by the proxy too).
+ */
+export const BROWSER_FORMATS: ExportFormat[] = ['csv', 'tsv', 'jsonl', 'parquet'];
+
+type ParquetWasm = typeof import('parquet-wasm/esm');
+
+let parquetWasm: Promise<ParquetWasm> | undefined;
+
+/** Where the proxy serves parquet-wasm's module (copied into the app build by rspack): no CDN. */
+export function parquetWasmUrl(): string {
+  return URLExt.join(PageConfig.getOption('fullStaticUrl') || '/static/lab', 'parquet', 'parquet_wasm_bg.wasm');
+}
+
+function loadParquetWasm(): Promise<ParquetWasm> {
+  if (!parquetWasm) {
+    parquetWasm = import('parquet-wasm/esm').then(
+      async module => {
+        await module.default({ module_or_path: parquetWasmUrl() });
+        return module;
+      },
+      reason => {
+        parquetWasm = undefined;
+        throw reason;
+      }
+    );
+  }
+  return parquetWasm;
+}
 
 /** A file name the export endpoint accepts: letters, digits, `_ . -`. */
 export function exportFileName(base: string): string {
@@ -95,7 +123,10 @@ export async function exportFromDuckDB(
   fileName: string
 ): Promise<Blob> {
   if (!BROWSER_FORMATS.includes(format)) {
-    throw new Error('Parquet is written by ClickHouse: export the whole result instead');
+    throw new Error(`${format} is not written in the browser: export the whole result instead`);
+  }
+  if (format === 'parquet') {
+    return exportParquet(tableRef, fileName);
   }
   const db = await getDuckDB();
   const parts: string[] = [];
@@ -131,6 +162,49 @@ export async function exportFromDuckDB(
   const blob = new Blob(parts, { type: mime });
   const url = URL.createObjectURL(blob);
   download(url, `${fileName}.${format}`);
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  return blob;
+}
+
+/** DuckDB-WASM answers with Arrow IPC files; parquet-wasm reads IPC streams. */
+function asIPCStream(bytes: Uint8Array): Uint8Array {
+  return tableToIPC(tableFromIPC(bytes), 'stream');
+}
+
+/**
+ * Writes a DuckDB table to Parquet in the browser with its types (DuckDB's Arrow of each page of rows, written
+ * by parquet-wasm as it comes, Snappy-compressed): what DuckDB holds, not the text the grid shows.
+ */
+export async function exportParquet(tableRef: string, fileName: string): Promise<Blob> {
+  const [db, parquet] = await Promise.all([getDuckDB(), loadParquetWasm()]);
+  const total = Number((await db.query(`SELECT count(*) AS n FROM ${tableRef}`)).getChildAt(0)?.get(0) ?? 0);
+  const properties = () =>
+    new parquet.WriterPropertiesBuilder().setCompression(parquet.Compression.SNAPPY).setCreatedBy('chlab (parquet-wasm)').build();
+  let blob: Blob;
+  if (total === 0) {
+    // No batch to stream: the schema alone.
+    const empty = parquet.Table.fromIPCStream(asIPCStream(await db.queryIPC(`SELECT * FROM ${tableRef} LIMIT 0`)));
+    blob = new Blob([parquet.writeParquet(empty, properties()) as Uint8Array<ArrayBuffer>], { type: 'application/vnd.apache.parquet' });
+  } else {
+    let start = 0;
+    const batches = new ReadableStream({
+      async pull(controller) {
+        if (start >= total) {
+          controller.close();
+          return;
+        }
+        const ipc = await db.queryIPC(`SELECT * FROM ${tableRef} WHERE rowid >= ${start} AND rowid < ${start + PAGE_ROWS} ORDER BY rowid`);
+        start += PAGE_ROWS;
+        for (const batch of parquet.Table.fromIPCStream(asIPCStream(ipc)).recordBatches()) {
+          controller.enqueue(batch);
+        }
+      }
+    });
+    const bytes = await parquet.transformParquetStream(batches, properties());
+    blob = new Blob([await new Response(bytes).arrayBuffer()], { type: 'application/vnd.apache.parquet' });
+  }
+  const url = URL.createObjectURL(blob);
+  download(url, `${fileName}.parquet`);
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
   return blob;
 }

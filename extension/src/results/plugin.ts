@@ -1,7 +1,7 @@
 import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { IConsoleTracker } from '@jupyterlab/console';
 import { PageConfig } from '@jupyterlab/coreutils';
-import { INotebookCellExecutor, INotebookTracker } from '@jupyterlab/notebook';
+import { INotebookCellExecutor, INotebookTracker, type NotebookPanel } from '@jupyterlab/notebook';
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
@@ -10,6 +10,7 @@ import { ChlabCellExecutor } from './duckdb-cell.js';
 import { duckdbStatus, getDuckDB } from './duckdb/engine.js';
 import { ARROW_RENDERER_RANK, createArrowRendererFactory } from './factory.js';
 import { resultRegistry } from './registry.js';
+import { restoreSavedResults } from './restore.js';
 import { resultsSettings } from './settings.js';
 import { paintTimes } from './view.js';
 
@@ -57,8 +58,13 @@ export const resultsStreamPlugin: JupyterFrontEndPlugin<void> = {
   optional: [IConsoleTracker],
   activate: (_app: JupyterFrontEnd, notebooks: INotebookTracker, consoles: IConsoleTracker | null): void => {
     const comms = new ResultsComms(resultRegistry);
-    notebooks.widgetAdded.connect((_, panel) => comms.watch(panel.sessionContext));
-    notebooks.forEach(panel => comms.watch(panel.sessionContext));
+    const follow = (panel: NotebookPanel) => {
+      comms.watch(panel.sessionContext);
+      // A saved notebook's results (their previews) become `_N`, `_` and named tables again.
+      restoreSavedResults(panel, resultRegistry).catch(reason => console.warn('chlab: could not load saved results into DuckDB', reason));
+    };
+    notebooks.widgetAdded.connect((_, panel) => follow(panel));
+    notebooks.forEach(follow);
     consoles?.widgetAdded.connect((_, panel) => comms.watch(panel.sessionContext));
     consoles?.forEach(panel => comms.watch(panel.sessionContext));
     if (PageConfig.getOption('exposeAppInBrowser').toLowerCase() === 'true') {

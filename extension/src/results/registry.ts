@@ -56,6 +56,11 @@ export class ResultRecord {
   plan: DuckDBLoadPlan | undefined;
   /** Set once the kernel's final display for the result arrived (ClickHouse results). */
   finalized = false;
+  /**
+   * Set for a result loaded from a saved notebook's output (opened, or the page reloaded): DuckDB holds only
+   * the preview kept in the notebook, of `totalRows` rows the query gave.
+   */
+  saved: { totalRows: number } | undefined;
   readonly createdAt = Date.now();
 
   constructor(
@@ -74,10 +79,50 @@ export class ResultRecord {
     return this.state === 'complete' && this.created && !this.loadError && this.rows === this.received;
   }
 
+  /** A saved preview that holds fewer rows than the result had. */
+  get partialPreview(): boolean {
+    return !!this.saved && this.rows < this.saved.totalRows;
+  }
+
   emit(): void {
     this.changed.emit();
   }
 }
+
+/** A result kept in a saved notebook's output, to load into DuckDB when the notebook opens. */
+export interface SavedResult {
+  id: string;
+  engine: 'clickhouse' | 'duckdb';
+  /** The Arrow IPC preview kept in the output. */
+  preview: Uint8Array;
+  /** Rows the query gave (metadata `total_rows`). */
+  totalRows?: number;
+  executionCount?: number;
+  name?: string;
+  query?: string;
+}
+
+/**
+ * `preview: 1,000 of 1,000,000 rows — re-run the cell for all`, or with the names a `%%duckdb` cell used:
+ * `_1, trips hold only the saved preview: 1,000 of 1,000,000 rows — re-run its cell for all`.
+ */
+export function savedPreviewNote(rows: number, totalRows: number, names: string[] = []): string {
+  const counts = `${rows.toLocaleString('en-US')} of ${totalRows.toLocaleString('en-US')} ${totalRows === 1 ? 'row' : 'rows'}`;
+  if (!names.length) {
+    return `preview: ${counts} — re-run the cell for all`;
+  }
+  return `${names.join(', ')} ${names.length === 1 ? 'holds' : 'hold'} only the saved preview: ${counts} — re-run its cell for all`;
+}
+
+/** An Arrow IPC file starts with the magic `ARROW1`; a stream does not. */
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function isIPCFile(bytes: Uint8Array): boolean {
+  return bytes.length >= 6 && String.fromCharCode(...bytes.subarray(0, 6)) === 'ARROW1';
+}
+
 
 /** Results held at most, in received Arrow bytes; older ones are dropped first (not `_` nor named ones). */
 export const RESULT_MEMORY_BUDGET = 1536 * 1024 * 1024;
@@ -168,6 +213,10 @@ export class ResultRegistry {
 
   private async insert(db: DuckEngine, record: ResultRecord, bytes: Uint8Array, rows: number): Promise<void> {
     let payload = bytes;
+    if (isIPCFile(bytes)) {
+      // DuckDB's own results (a saved `%%duckdb` preview) are Arrow IPC files; DuckDB takes streams.
+      payload = bytes = tableToIPC(tableFromIPC(bytes), 'stream');
+    }
     if (!record.plan) {
       const table = tableFromIPC(bytes);
       record.schema = table.schema;
@@ -249,6 +298,69 @@ export class ResultRegistry {
       record.emit();
       this.evict(db);
     });
+  }
+
+  /**
+   * Loads the results kept in a saved notebook's outputs (their bounded previews) into DuckDB under their
+   * names — `_N` by the cell's execution count, `_` for the latest, `-- name:` — so `%%duckdb` cells work after
+   * the notebook is reopened or the page reloaded. A name that a result run in this page holds is kept.
+   */
+  restoreSaved(results: SavedResult[]): Promise<void> {
+    if (!results.length) {
+      return Promise.resolve();
+    }
+    const numbered = results.filter(r => r.executionCount !== undefined && r.engine === 'clickhouse');
+    const latest = numbered.reduce<SavedResult | undefined>((a, b) => (!a || b.executionCount! >= a.executionCount! ? b : a), undefined);
+    return this.enqueue(async db => {
+      for (const saved of results) {
+        if (this.records.get(saved.id)?.created) {
+          continue;
+        }
+        const record = this.ensure(saved.id, saved.engine);
+        let rows: number;
+        try {
+          rows = tableFromIPC(saved.preview).numRows;
+          record.received = rows;
+          record.bytes = saved.preview.byteLength;
+          await this.insert(db, record, saved.preview, rows);
+        } catch (reason) {
+          record.loadError = reason instanceof Error ? reason.message : String(reason);
+          record.emit();
+          continue;
+        }
+        record.state = 'complete';
+        record.finalized = true;
+        record.executionCount = saved.executionCount;
+        record.query = saved.query;
+        record.saved = { totalRows: Math.max(saved.totalRows ?? rows, rows) };
+        const names = [
+          ...(saved.executionCount !== undefined && saved.engine === 'clickhouse' ? [`_${saved.executionCount}`] : []),
+          ...(saved === latest ? ['_'] : []),
+          ...(saved.name ? [saved.name] : [])
+        ].filter(name => {
+          const holder = this.byName(name);
+          return !holder || holder.saved !== undefined;
+        });
+        await this.nameViews(db, record, names);
+        record.emit();
+      }
+    });
+  }
+
+  /**
+   * Of the tables a query reads (DuckDB resolves the views `_1`, `trips` … to the result tables behind them),
+   * the results that are a saved preview cut short of the whole result, with the names the query used.
+   */
+  partialPreviewsIn(tables: string[], sql: string): { names: string[]; rows: number; totalRows: number }[] {
+    const read = new Set(tables.map(table => table.split('.').pop()!.replace(/^"(.*)"$/, '$1')));
+    return this.all()
+      .filter(record => record.partialPreview && read.has(record.table))
+      .map(record => {
+        const used = record.names.filter(name =>
+          new RegExp(`(^|[^\\w$"])${escapeRegExp(name)}(?![\\w$])|"${escapeRegExp(name)}"`).test(sql)
+        );
+        return { names: used.length ? used : record.names, rows: record.rows, totalRows: record.saved!.totalRows };
+      });
   }
 
   /** Registers a table a `%%duckdb` cell created, and names it when the cell asked. */

@@ -15,7 +15,7 @@ import {
 import { ResultGrid, type SortState } from './grid/grid.js';
 import { ArrowSource, DuckSource, type GridColumn, type GridSource, gridColumns } from './grid/source.js';
 import { decodeBase64Payload, readResultMetadata, type ResultMetadata } from './metadata.js';
-import { type ResultRecord, type ResultRegistry, resultRegistry } from './registry.js';
+import { type ResultRecord, type ResultRegistry, resultRegistry, savedPreviewNote } from './registry.js';
 import { formatBytes, formatCount, formatRowCount, summarizeResult } from './summary.js';
 
 /** Arrow field metadata key that may carry the ClickHouse type name. */
@@ -44,6 +44,8 @@ interface OutputDetails {
   streamed: boolean;
   query?: string;
   engine: 'clickhouse' | 'duckdb';
+  /** Notes the `%%duckdb` executor put on its output (e.g. a table read held only a saved preview). */
+  notes: string[];
 }
 
 function outputDetails(raw: unknown): OutputDetails {
@@ -53,7 +55,8 @@ function outputDetails(raw: unknown): OutputDetails {
     streaming: source.streaming === true,
     streamed: source.streamed === true,
     query: typeof source.query === 'string' ? source.query : undefined,
-    engine: source.engine === 'duckdb' ? 'duckdb' : 'clickhouse'
+    engine: source.engine === 'duckdb' ? 'duckdb' : 'clickhouse',
+    notes: Array.isArray(source.notes) ? source.notes.filter((n): n is string => typeof n === 'string') : []
   };
 }
 
@@ -84,7 +87,7 @@ export class ResultView {
   private preview: Table | undefined;
   private columns: GridColumn[] = [];
   private metadata: ResultMetadata = { truncated: false, columns: [] };
-  private details: OutputDetails = { streaming: false, streamed: false, engine: 'clickhouse' };
+  private details: OutputDetails = { streaming: false, streamed: false, engine: 'clickhouse', notes: [] };
   private record: ResultRecord | undefined;
   /** The preview loaded into DuckDB, when there is no result table to sort or chart. */
   private previewRecord: ResultRecord | undefined;
@@ -121,6 +124,14 @@ export class ResultView {
       event.stopPropagation();
       this.toggleExportMenu();
     });
+    // A saved notebook's results are loaded into DuckDB after their outputs render.
+    this.registry.namesChanged.connect(this.onNamesChanged, this);
+  }
+
+  private onNamesChanged(): void {
+    if (!this.disposed && !this.record && this.details.resultId && this.attachRecord()) {
+      this.onRecordChanged();
+    }
   }
 
   get gridWidget(): ResultGrid | undefined {
@@ -181,6 +192,7 @@ export class ResultView {
 
   dispose(): void {
     this.disposed = true;
+    this.registry.namesChanged.disconnect(this.onNamesChanged, this);
     this.record?.changed.disconnect(this.onRecordChanged, this);
     this.grid?.dispose();
     this.closeExportMenu();
@@ -305,6 +317,14 @@ export class ResultView {
       notes.push(element('div', 'chlab-ArrowResult-note', 'This result was dropped from the browser to bound its memory (older results go first). Run the cell again to browse all of it.'));
     } else if (this.details.streaming && !receiving) {
       notes.push(element('div', 'chlab-ArrowResult-note chlab-mod-warning', 'Only the first rows arrived: the query was interrupted or failed (see below). Run the cell again for the whole result.'));
+    } else if (record?.partialPreview && this.recordUsable(record)) {
+      notes.push(
+        element(
+          'div',
+          'chlab-ArrowResult-note chlab-mod-warning chlab-ArrowResult-previewNote',
+          `${savedPreviewNote(record.rows, record.saved!.totalRows)} (DuckDB holds the rows this saved notebook kept)`
+        )
+      );
     } else if (!this.details.streaming && inBrowser < total) {
       if (pending) {
         notes.push(element('div', 'chlab-ArrowResult-note', `Loading into DuckDB… ${formatCount(record!.rows)} of ${formatRowCount(record!.received)}`));
@@ -317,6 +337,9 @@ export class ResultView {
           )
         );
       }
+    }
+    for (const note of this.details.notes) {
+      notes.push(element('div', 'chlab-ArrowResult-note chlab-mod-warning', note));
     }
     this.notes.replaceChildren(...notes);
 
@@ -557,7 +580,7 @@ export class ResultView {
     }
     const browserRows = this.grid?.rowCount ?? 0;
     const viewNote = this.hasView() ? 'this view' : this.recordUsable(this.record) ? 'all rows' : 'the preview';
-    menu.appendChild(element('div', 'chlab-ExportMenu-heading', `${viewNote} in the browser (${formatRowCount(browserRows)}), by DuckDB`));
+    menu.appendChild(element('div', 'chlab-ExportMenu-heading', `${viewNote} in the browser (${formatRowCount(browserRows)})`));
     for (const { format, label } of EXPORT_FORMATS.filter(f => BROWSER_FORMATS.includes(f.format))) {
       item(label, `chlab-ExportMenu-browser chlab-mod-${format}`, async () => {
         this.setStatus(`Writing ${label}…`);

@@ -202,11 +202,11 @@ export function uuidText(bytes: Uint8Array): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-function ipv4Text(n: number): string {
+export function ipv4Text(n: number): string {
   return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 }
 
-function ipv6Text(bytes: Uint8Array): string {
+export function ipv6Text(bytes: Uint8Array): string {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) return `::ffff:${[...b.subarray(12)].join('.')}`;
   const groups = Array.from({ length: 8 }, (_, i) => b.readUInt16BE(i * 2).toString(16));
@@ -217,7 +217,7 @@ function ipv6Text(bytes: Uint8Array): string {
   return best ? text.replace(best, '::') : text;
 }
 
-function littleEndianInteger(bytes: Uint8Array, signed: boolean): string {
+export function littleEndianInteger(bytes: Uint8Array, signed: boolean): string {
   let value = 0n;
   for (let i = bytes.length - 1; i >= 0; i--) value = (value << 8n) | BigInt(bytes[i]!);
   if (signed && bytes.length > 0 && (bytes[bytes.length - 1]! & 0x80) !== 0) value -= 1n << BigInt(bytes.length * 8);

@@ -43,6 +43,7 @@ import {
   type DuckDBValue,
 } from '@duckdb/node-api';
 import { formatValue } from '../results/render.js';
+import { typeArgs, unwrapType } from '../results/clickhouse-type.js';
 
 /**
  * Arrow ⇄ DuckDB in Node, for `%%duckdb` cells of the headless runner. Results arrive from the kernel
@@ -98,49 +99,7 @@ export function scaledText(value: bigint, scale: number): string {
 
 const TO_MICROS: Record<number, bigint> = { 0: 1_000_000n, 1: 1000n, 2: 1n };
 
-// --- ClickHouse type text, enough to follow a column's type into Array / Map / Tuple -----------------------
-
-/** `Nullable(LowCardinality(String))` → `String`. */
-function unwrapType(type: string): string {
-  const m = /^(?:Nullable|LowCardinality)\((.*)\)$/s.exec(type.trim());
-  return m ? unwrapType(m[1]!) : type.trim();
-}
-
-/** Splits `a, b(c, d), 'e,f'` at its top-level commas. */
-function splitTopLevel(text: string, separator: string): string[] {
-  const parts: string[] = [];
-  let depth = 0;
-  let quote: string | undefined;
-  let start = 0;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (quote) {
-      if (ch === '\\') i++;
-      else if (ch === quote) quote = undefined;
-    } else if (ch === "'" || ch === '`' || ch === '"') quote = ch;
-    else if (ch === '(') depth++;
-    else if (ch === ')') depth--;
-    else if (depth === 0 && text.startsWith(separator, i)) {
-      parts.push(text.slice(start, i).trim());
-      start = i + separator.length;
-    }
-  }
-  parts.push(text.slice(start).trim());
-  return parts.filter(Boolean);
-}
-
-/** The element types of `Array(T)`, `Map(K, V)`, `Tuple(T1, name T2)`, `Nested(…)`. */
-function typeArgs(type: string): string[] {
-  const m = /^(\w+)\((.*)\)$/s.exec(unwrapType(type));
-  if (!m) return [];
-  const args = splitTopLevel(m[2]!, ',');
-  if (m[1] !== 'Tuple' && m[1] !== 'Nested') return args;
-  // A named element is `name Type`: a space outside parentheses and quotes.
-  return args.map((arg) => {
-    const words = splitTopLevel(arg, ' ');
-    return words.length > 1 ? words.slice(1).join(' ') : arg;
-  });
-}
+// --- ClickHouse type text (see results/clickhouse-type.ts) ---------------------------------------------------
 
 function enumLabels(type: string): Map<number, string> {
   const labels = new Map<number, string>();

@@ -235,7 +235,7 @@ describe('login, audit and the browser-facing defenses', () => {
     expect((await app.inject(form('pat', PASSWORD))).statusCode).toBe(429);
   });
 
-  it('refuses a cross-origin WebSocket on a session cookie and paths outside the notebooks folder', async () => {
+  it('refuses paths outside the notebooks folder, encoded or not (origin and XSRF checks: auth.test.ts, above)', async () => {
     for (const url of ['/api/contents/..%2f..%2fetc%2fpasswd', '/api/contents/%2e%2e/%2e%2e/etc/passwd', '/files/..%2fusers.json']) {
       const response = await app.inject({ method: 'GET', url, headers: auth('admin') });
       expect(response.statusCode, url).toBeGreaterThanOrEqual(400);

@@ -21,6 +21,25 @@ export function resultTableRef(table: string): string {
   return `${quoteIdent(RESULTS_SCHEMA)}.${quoteIdent(table)}`;
 }
 
+/** A `%%duckdb` query stopped by the notebook's Interrupt. */
+export class QueryInterruptedError extends Error {
+  constructor() {
+    super('Query interrupted: DuckDB stopped it in the browser');
+    this.name = 'Interrupted';
+  }
+}
+
+/**
+ * A connection of its own for one `%%duckdb` cell: its statements run as pending queries, executed slice by
+ * slice in the worker, so an abort signal cancels one between slices (the page's other work — results
+ * streaming in — keeps its own connection).
+ */
+export interface DuckSession {
+  /** Runs SQL and returns the Arrow IPC bytes of its result; rejects with {@link QueryInterruptedError} on abort. */
+  run(sql: string, signal?: AbortSignal): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
 /**
  * DuckDB-WASM for the page: one engine in one worker, started on first use. Query results come back as
  * Arrow IPC bytes and are read with the extension's own apache-arrow.
@@ -33,6 +52,18 @@ export interface DuckEngine {
   queryIPC(sql: string): Promise<Uint8Array>;
   /** Creates (create = true) or appends to `schema.table` from an Arrow IPC stream. */
   insertIPC(schema: string, table: string, bytes: Uint8Array, create: boolean): Promise<void>;
+  /** A new connection whose queries can be interrupted. */
+  session(): Promise<DuckSession>;
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0));
+  let position = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, position);
+    position += chunk.byteLength;
+  }
+  return out;
 }
 
 let engine: Promise<DuckEngine> | undefined;
@@ -73,7 +104,14 @@ async function startDuckDB(): Promise<DuckEngine> {
   const db = new duckdb.AsyncDuckDB(new duckdb.VoidLogger(), worker);
   await db.instantiate(bundle.mainModule, bundle.pthreadWorker);
   await db.open({
-    query: { castBigIntToDouble: false, castDecimalToDouble: false, castTimestampToDate: false, castDurationToTime64: false }
+    query: {
+      castBigIntToDouble: false,
+      castDecimalToDouble: false,
+      castTimestampToDate: false,
+      castDurationToTime64: false,
+      // A pending query (a `%%duckdb` cell) runs this many ms per step: how soon Interrupt takes.
+      queryPollingInterval: 50
+    }
   });
   const conn = await db.connectInternal();
   const run = (sql: string) => db.runQuery(conn, sql);
@@ -93,6 +131,45 @@ async function startDuckDB(): Promise<DuckEngine> {
     queryIPC: run,
     async insertIPC(schema, table, bytes, create) {
       await db.insertArrowFromIPCStream(conn, bytes, { schema, name: table, create });
+    },
+    async session() {
+      const id = await db.connectInternal();
+      const cancel = async () => {
+        await db.cancelPendingQuery(id).catch(() => false);
+        throw new QueryInterruptedError();
+      };
+      return {
+        async run(sql, signal) {
+          if (signal?.aborted) {
+            throw new QueryInterruptedError();
+          }
+          let header = await db.startPendingQuery(id, sql, false);
+          while (header === null) {
+            if (signal?.aborted) {
+              await cancel();
+            }
+            header = await db.pollPendingQuery(id);
+          }
+          const chunks = [header];
+          for (;;) {
+            const chunk = await db.fetchQueryResults(id);
+            if (chunk === null) {
+              if (signal?.aborted) {
+                await cancel();
+              }
+              continue;
+            }
+            if (chunk.byteLength === 0) {
+              break;
+            }
+            chunks.push(chunk);
+          }
+          return concat(chunks);
+        },
+        async close() {
+          await db.disconnect(id).catch(() => undefined);
+        }
+      };
     }
   };
 }
