@@ -9,7 +9,8 @@ import { zodMessage } from './query.js';
 import { requestUser, useRestConventions } from './rest-conventions.js';
 import type { QueryLimiter } from '../access/limiter.js';
 import type { AuditLog, AuditOutcome } from '../access/audit.js';
-import { accessProfile } from '../access/roles.js';
+import { accessProfile, PermissionDeniedError } from '../access/roles.js';
+import { checkReach } from '../access/sql-guard.js';
 
 export interface ExportApiOptions {
   queries: QueryService;
@@ -66,12 +67,17 @@ export const exportApiPlugin: FastifyPluginAsync<ExportApiOptions> = async (app,
     try {
       // Under the user's own profile: a viewer's export is as read-only as their cells.
       const profile = principal ? accessProfile(principal) : undefined;
+      if (principal && principal.role !== 'admin') checkReach(principal, await queries.engine.explainAst(statements[0]!, { signal: controller.signal, profile }));
       const stream = await queries.engine.exportStream(statements[0]!, format.clickhouse, { signal: controller.signal, profile });
       record('ok', `export ${parsed.data.format}`);
       await history.record({ user: requestUser(request), source: 'export', startedAt, query: statements[0]!, rows: 0, elapsed_ms: performance.now() - started, status: 'ok', error: null });
       const filename = `${parsed.data.filename ?? 'result'}.${format.extension}`;
       return reply.header('Content-Type', format.mime).header('Content-Disposition', `attachment; filename="${filename}"`).send(stream);
     } catch (error) {
+      if (error instanceof PermissionDeniedError) {
+        record('denied', error.message);
+        return reply.code(403).send({ success: false, error: { code: null, type: 'PERMISSION_DENIED', message: error.message } });
+      }
       const failure = toClickHouseError(error);
       record('error', failure.display);
       await history.record({ user: requestUser(request), source: 'export', startedAt, query: statements[0]!, rows: 0, elapsed_ms: performance.now() - started, status: 'error', error: failure.display });

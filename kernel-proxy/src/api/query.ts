@@ -11,6 +11,7 @@ import { checkPostgres } from '../postgres/health.js';
 import { tableRowsAsJson } from '../results/json-rows.js';
 import { requestUser, useRestConventions } from './rest-conventions.js';
 import { LimitExceededError } from '../access/limiter.js';
+import { PermissionDeniedError } from '../access/roles.js';
 
 export interface QueryApiOptions {
   queries: QueryService;
@@ -64,6 +65,7 @@ export const queryApiPlugin: FastifyPluginAsync<QueryApiOptions> = async (app, {
         });
       }
     } catch (error) {
+      if (error instanceof PermissionDeniedError) return reply.code(403).send({ success: false, error: { code: null, type: 'PERMISSION_DENIED', message: error.message } });
       if (error instanceof LimitExceededError) return reply.code(429).send({ success: false, error: { code: null, type: 'LIMIT_EXCEEDED', message: error.message } });
       const failure = error instanceof QueryCancelledError ? new ClickHouseQueryError('Query cancelled', undefined, 'CANCELLED') : toClickHouseError(error);
       const status = failure.type === 'CONNECTION_ERROR' ? 502 : 400;

@@ -180,6 +180,19 @@ export class EmbeddedEngine implements ClickHouseEngine {
     }
   }
 
+  async explainAst(sql: string, options: QueryOptions = {}): Promise<string> {
+    try {
+      return await this.inTurn(options, async (lane) => {
+        const prelude = `${setStatements(this.settingsFor(options))}${paramStatements(options.params)}`;
+        await lane.connection.chdb.queryAsync(`${prelude}SELECT 1`, { format: 'Null' });
+        const result = await lane.connection.chdb.queryAsync(`EXPLAIN AST ${sql}`, { format: 'TSVRaw', signal: options.signal });
+        return result.text();
+      });
+    } catch (error) {
+      throw toClickHouseError(error);
+    }
+  }
+
   async insertJson(table: string, rows: readonly Record<string, unknown>[]): Promise<void> {
     try {
       await this.inTurn({}, (lane) => lane.client.insert({ table, values: rows as Record<string, unknown>[], format: 'JSONEachRow' }));

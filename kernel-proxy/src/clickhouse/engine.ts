@@ -48,6 +48,8 @@ export interface ClickHouseEngine {
   exportStream(sql: string, format: ExportFormat, options?: QueryOptions): Promise<Readable>;
   json<T = Record<string, unknown>>(sql: string, options?: QueryOptions): Promise<T[]>;
   command(sql: string, options?: QueryOptions): Promise<CommandSummary>;
+  /** ClickHouse's parse of a statement (`EXPLAIN AST`), as text. */
+  explainAst(sql: string, options?: QueryOptions): Promise<string>;
   insertJson(table: string, rows: readonly Record<string, unknown>[]): Promise<void>;
   /** Stops a running query on the server (KILL QUERY); resolves when it is gone or was never running. */
   kill(queryId: string): Promise<void>;

@@ -146,6 +146,22 @@ export class HttpEngine implements ClickHouseEngine {
     }
   }
 
+  async explainAst(sql: string, options: QueryOptions = {}): Promise<string> {
+    try {
+      const result = await this.client.query({
+        query: `EXPLAIN AST ${sql}`,
+        format: 'TabSeparatedRaw',
+        query_params: options.params,
+        session_id: options.sessionId,
+        clickhouse_settings: this.settingsFor('TabSeparatedRaw', options),
+        abort_signal: options.signal,
+      });
+      return await result.text();
+    } catch (error) {
+      throw toClickHouseError(error);
+    }
+  }
+
   async insertJson(table: string, rows: readonly Record<string, unknown>[]): Promise<void> {
     try {
       await this.client.insert({ table, values: rows as Record<string, unknown>[], format: 'JSONEachRow' });

@@ -4,7 +4,8 @@ import type { Limits } from '../config.js';
 import type { ClickHouseEngine, ColumnInfo, CommandSummary, QueryOptions } from './engine.js';
 import { QueryCancelledError } from './embedded.js';
 import { ClickHouseQueryError, toClickHouseError } from './errors.js';
-import { accessProfile, type Principal } from '../access/roles.js';
+import { accessProfile, PermissionDeniedError, type Principal } from '../access/roles.js';
+import { checkReach } from '../access/sql-guard.js';
 import type { QueryLimiter } from '../access/limiter.js';
 import type { AuditAction, AuditLog, AuditOutcome } from '../access/audit.js';
 import type { QueryHistory } from './history.js';
@@ -77,6 +78,11 @@ export class QueryService {
       await this.history.record({ user: context.user, source: context.source, startedAt, query: target, rows, elapsed_ms: outcome.elapsedMs, status: 'ok', error: null });
       return outcome;
     } catch (error) {
+      if (error instanceof PermissionDeniedError) {
+        this.audit(context, action, target, 'denied', error.message);
+        await this.history.record({ user: context.user, source: context.source, startedAt, query: target, rows, elapsed_ms: performance.now() - started, status: 'error', error: error.message });
+        throw error;
+      }
       const cancelled = error instanceof QueryCancelledError || context.signal?.aborted === true;
       const failure = cancelled ? new QueryCancelledError() : toClickHouseError(error);
       const refused = failure instanceof ClickHouseQueryError && failure.code !== undefined && REFUSED_CODES.has(failure.code);
@@ -108,6 +114,9 @@ export class QueryService {
     const { kind, keyword } = classifyStatement(sql);
     const profile = context.principal ? accessProfile(context.principal) : undefined;
     const options = { queryId: context.queryId, sessionId: context.sessionId, params: context.params, profile };
+    if (context.principal && context.principal.role !== 'admin') {
+      checkReach(context.principal, await this.engine.explainAst(sql, { ...options, signal: context.signal }));
+    }
     if (kind === 'command') {
       const summary = await this.engine.command(sql, { ...options, signal: context.signal });
       return { kind: 'command', keyword, summary, elapsedMs: performance.now() - started };

@@ -172,6 +172,8 @@ const LoginBody = z.object({
 /** Failed logins one address may make per minute before the login form answers 429. */
 const FAILED_LOGINS_PER_MINUTE = 10;
 export const LOGOUT_PATH = '/logout';
+/** The login page runs no script and posts only to this server. */
+const LOGIN_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 class SessionSigner {
   private readonly key: Buffer;
@@ -335,7 +337,7 @@ const auth: FastifyPluginAsync<AuthPluginOptions> = async (app: FastifyInstance,
 
     login.get(LOGIN_PATH, async (request, reply) => {
       const next = safeNext(queryParam(request.url, 'next'));
-      return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(loginPage(next, directory.mode));
+      return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').header('content-security-policy', LOGIN_CSP).send(loginPage(next, directory.mode));
     });
 
     login.post(LOGIN_PATH, async (request, reply) => {
@@ -343,7 +345,7 @@ const auth: FastifyPluginAsync<AuthPluginOptions> = async (app: FastifyInstance,
       const body = parsed.success ? parsed.data : { token: '', username: '', password: '', next: undefined };
       const next = safeNext(body.next);
       const page = (status: number, error: string) =>
-        reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(loginPage(next, directory.mode, error));
+        reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').header('content-security-policy', LOGIN_CSP).send(loginPage(next, directory.mode, error));
       if (tooManyFailures(request.ip)) {
         audit({ user: body.username, role: '', address: request.ip, action: 'login_failed', target: 'login form', outcome: 'denied', detail: 'too many failed logins' });
         return page(429, 'Too many failed logins from this address; wait a minute.');

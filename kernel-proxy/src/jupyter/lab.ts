@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
@@ -112,6 +113,28 @@ const jsonForScript = (value: unknown) =>
     .replace(/\u2028/g, '\\u2028')
     .replace(/\u2029/g, '\\u2029');
 
+/** Drops `?token=` from the address bar once the session cookie is set (the only inline script; CSP names its hash). */
+const STRIP_TOKEN_SCRIPT =
+  "(function () { var url = new URL(window.location.href); if (url.searchParams.has('token')) { url.searchParams.delete('token'); window.history.replaceState({}, '', url.href); } })();";
+
+/**
+ * The lab page's Content-Security-Policy: code only from this server (JupyterLab compiles settings validators with
+ * `new Function` and DuckDB-WASM compiles WebAssembly, hence the two eval sources), no plugins, not framed elsewhere.
+ */
+export const LAB_CSP = [
+  "default-src 'self'",
+  `script-src 'self' 'unsafe-eval' 'wasm-unsafe-eval' blob: 'sha256-${createHash('sha256').update(STRIP_TOKEN_SCRIPT).digest('base64')}'`,
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data: blob:",
+  "font-src 'self' data:",
+  "connect-src 'self' ws: wss: blob: data:",
+  "worker-src 'self' blob:",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'self'",
+].join('; ');
+
 export function renderPage(config: Record<string, unknown>, bundleFile: string): string {
   const title = String(config.appName ?? 'chlab');
   return `<!doctype html>
@@ -125,7 +148,7 @@ export function renderPage(config: Record<string, unknown>, bundleFile: string):
 <script src="${LAB_URLS.staticUrl}/${bundleFile}" main="index"></script>
 </head>
 <body>
-<script>(function () { var url = new URL(window.location.href); if (url.searchParams.has('token')) { url.searchParams.delete('token'); window.history.replaceState({}, '', url.href); } })();</script>
+<script>${STRIP_TOKEN_SCRIPT}</script>
 </body>
 </html>
 `;
@@ -167,7 +190,7 @@ export const labPlugin: FastifyPluginAsync<LabPluginOptions> = async (app: Fasti
     reply
       .type('text/html; charset=utf-8')
       .header('cache-control', 'no-store')
-      .header('content-security-policy', "frame-ancestors 'self'")
+      .header('content-security-policy', LAB_CSP)
       .header('x-content-type-options', 'nosniff')
       .send(renderPage(buildPageConfig(options, state, storeId++), bundleFile));
 

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { WebSocket } from 'ws';
@@ -78,7 +78,6 @@ describe('roles: ClickHouse itself holds each statement to the role', () => {
       'DROP TABLE roles_t',
       'SET readonly = 0',
       'SELECT 1 SETTINGS readonly = 0',
-      "SELECT * FROM file('/etc/hostname', 'LineAsString')",
       'SET format_display_secrets_in_show_and_select = 1',
     ]) {
       const { status, body } = await sql('viewer', refused);
@@ -89,6 +88,32 @@ describe('roles: ClickHouse itself holds each statement to the role', () => {
     const collections = await sql('viewer', 'SELECT * FROM system.named_collections');
     expect(JSON.stringify(collections.body)).not.toContain(SECRET);
     expect((await sql('admin', 'SELECT count() AS n FROM roles_t')).body.data).toEqual([{ n: 0 }]);
+  });
+
+  it('neither a viewer nor an analyst reaches files, processes or other servers from the ClickHouse host', async () => {
+    const outfile = path.join(notebookDir, '..', 'outfile-by-analyst.txt');
+    for (const [who, statement, reach] of [
+      ['viewer', "SELECT file('/etc/hostname')", 'file()'],
+      ['viewer', "SELECT * FROM file('/etc/hostname', 'LineAsString')", 'file()'],
+      ['analyst', "SELECT * FROM file('/etc/hostname', 'LineAsString')", 'file()'],
+      ['analyst', "WITH x AS (SELECT * FROM url('http://127.0.0.1:1/', 'CSV')) SELECT * FROM x", 'url()'],
+      ['analyst', "SELECT * FROM s3('http://127.0.0.1:1/bucket/x.csv')", 's3() on a URL'],
+      ['analyst', "INSERT INTO FUNCTION file('/tmp/chlab-pwned.csv', 'CSV') SELECT 1", 'file()'],
+      ['analyst', `SELECT 1 INTO OUTFILE '${outfile}'`, 'INTO OUTFILE'],
+      ['analyst', "INSERT INTO roles_t FROM INFILE '/etc/hostname' FORMAT LineAsString", 'FROM INFILE'],
+      ['analyst', "SELECT * FROM postgresql('127.0.0.1:1', 'db', 't', 'u', 'p')", 'postgresql()'],
+      ['analyst', 'SYSTEM FLUSH LOGS', 'SYSTEM'],
+      ['analyst', 'KILL QUERY WHERE 1', 'KillQueryQuery'],
+    ] as const) {
+      const { status, body } = await sql(who, statement);
+      expect(status, statement).toBe(403);
+      expect(body.error?.message, statement).toContain(reach);
+      expect(body.error?.message, statement).toMatch(/^Permission denied: /);
+    }
+    expect(existsSync(outfile)).toBe(false);
+    expect(existsSync('/tmp/chlab-pwned.csv')).toBe(false);
+    // An admin (the operator) keeps them.
+    expect((await sql('admin', "SELECT count() AS n FROM file('/etc/hostname', 'LineAsString')")).status).toBe(200);
   });
 
   it('an analyst writes rows but is refused DDL (allow_ddl = 0, which they cannot lift)', async () => {
@@ -216,11 +241,16 @@ describe('login, audit and the browser-facing defenses', () => {
     });
     const page = await app.inject({ method: 'GET', url: '/login' });
     expect(page.body).toContain('name="password"');
+    expect(page.headers['content-security-policy']).toMatch(/^default-src 'none'; .*form-action 'self'; frame-ancestors 'none'/);
     const ok = await app.inject(form('pat', PASSWORD));
     expect(ok.statusCode).toBe(302);
     const cookies = ([] as string[]).concat(ok.headers['set-cookie'] ?? []);
     const session = cookies.find((c) => c.startsWith('chlab-session-'))!.split(';')[0]!;
     expect(session).toBeTruthy();
+    const lab = await app.inject({ method: 'GET', url: '/lab', headers: { cookie: session, accept: 'text/html' } });
+    expect(lab.statusCode).toBe(200);
+    expect(lab.headers['content-security-policy']).toMatch(/default-src 'self'; script-src 'self' 'unsafe-eval' 'wasm-unsafe-eval' blob: 'sha256-[A-Za-z0-9+/=]+'.*object-src 'none'/);
+    expect(lab.body).not.toContain('token_sha256');
     const me = await app.inject({ method: 'GET', url: '/api/me', headers: { cookie: session } });
     expect(me.json()).toMatchObject({ identity: { username: 'pat' } });
     // A state-changing request on the cookie needs the XSRF token, as in Jupyter.
