@@ -103,6 +103,7 @@ export async function buildServer({ config, logger, engine: given }: BuildOption
     staticDir: config.staticDir,
     userSettingsDir: path.join(config.dataDir, 'user-settings'),
     workspacesDir: path.join(config.dataDir, 'workspaces'),
+    perUser: directory.mode === 'users',
     // In users mode the browser works on its session cookie; the startup token means nothing there.
     token: directory.mode === 'token' ? config.token : '',
   });

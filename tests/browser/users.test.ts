@@ -16,6 +16,7 @@ const BUILD = path.join(ROOT, 'extension', 'app', 'build');
 const WAIT = { timeout: 90_000, interval: 200 };
 const PASSWORD = 'viewer password 123';
 const ADMIN_TOKEN = newToken();
+const ADMIN_PASSWORD = 'admin password 456';
 
 const inCI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
 const chromium = findChromium();
@@ -37,7 +38,7 @@ beforeAll(async () => {
     JSON.stringify({
       users: [
         { name: 'vera', role: 'analyst', password_hash: await hashPassword(PASSWORD) },
-        { name: 'dora', role: 'admin', token_sha256: tokenHash(ADMIN_TOKEN) },
+        { name: 'dora', role: 'admin', token_sha256: tokenHash(ADMIN_TOKEN), password_hash: await hashPassword(ADMIN_PASSWORD) },
       ],
     }),
   );
@@ -101,4 +102,25 @@ it.skipIf(!!skipReason)('an analyst logs in with a password, runs a SELECT, and 
   // An analyst is not an admin: the audit log is refused to their session.
   const viewerAudit = await page.evaluate(async () => (await fetch('/api/audit')).status);
   expect(viewerAudit).toBe(403);
+}, 240_000);
+
+it.skipIf(!!skipReason)('an admin opens the audit log from the launcher and filters it', async () => {
+  const tab = await browser.newPage(`${base}/login`);
+  const { page } = tab;
+  await page.fill('input[name="username"]', 'dora');
+  await page.fill('input[name="password"]', ADMIN_PASSWORD);
+  await page.click('button[type="submit"]');
+  await page.waitForURL(/\/lab/, { timeout: 30_000 });
+  const card = page.locator('.jp-LauncherCard', { hasText: 'Audit log' });
+  await card.waitFor({ timeout: 90_000 });
+  await card.click();
+  const panel = page.locator('.chlab-AuditLog');
+  await expect.poll(() => panel.locator('.chlab-AuditLog-status').textContent(), WAIT).toMatch(/^[\d,]+ of [\d,]+ events$/);
+  await panel.locator('.chlab-AuditLog-user').fill('vera');
+  await panel.locator('.chlab-AuditLog-action').selectOption('ddl');
+  await expect
+    .poll(() => panel.locator('.chlab-AuditLog-row').evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent))), WAIT)
+    .toEqual([[expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/), 'vera', 'analyst', '127.0.0.1', 'ddl', 'CREATE TABLE vera_t (x UInt8) ENGINE = Memory', 'denied', expect.stringContaining('Code: 392')]]);
+  await page.screenshot({ path: path.join(ROOT, 'docs', 'screenshots', 'audit-log.png') });
+  expect(tab.errors).toEqual([]);
 }, 240_000);

@@ -1,5 +1,5 @@
 import { ILayoutRestorer, type JupyterFrontEnd, type JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { ICommandPalette, MainAreaWidget, WidgetTracker } from '@jupyterlab/apputils';
+import { ICommandPalette, type MainAreaWidget, WidgetTracker } from '@jupyterlab/apputils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ILauncher } from '@jupyterlab/launcher';
 import { INotebookTracker, type NotebookPanel } from '@jupyterlab/notebook';
@@ -7,6 +7,7 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { clickhouseIcon } from '../launcher/icon.js';
 import { createClickHouseNotebook } from '../launcher/notebook.js';
+import { openSingletonPanel } from '../main-area.js';
 import { type HistoryActions, MigrationHistoryWidget } from './history.js';
 
 export const MIGRATION_HISTORY_COMMAND = 'chlab:migration-history';
@@ -63,25 +64,13 @@ export const migrationHistoryPlugin: JupyterFrontEndPlugin<void> = {
       }
     };
 
-    const open = (): MainAreaWidget<MigrationHistoryWidget> => {
-      const existing = tracker.find(() => true);
-      if (existing) {
-        app.shell.activateById(existing.id);
-        void existing.content.load();
-        return existing;
-      }
-      const content = new MigrationHistoryWidget(actions);
-      const widget = new MainAreaWidget({ content });
-      widget.id = 'chlab-migration-history-panel';
-      widget.title.label = trans.__('Migration history');
-      widget.title.icon = clickhouseIcon;
-      widget.title.closable = true;
-      void tracker.add(widget);
-      app.shell.add(widget, 'main');
-      app.shell.activateById(widget.id);
-      void content.load();
-      return widget;
-    };
+    const open = (): MainAreaWidget<MigrationHistoryWidget> =>
+      openSingletonPanel(app, tracker, {
+        id: 'chlab-migration-history-panel',
+        label: trans.__('Migration history'),
+        icon: clickhouseIcon,
+        create: () => new MigrationHistoryWidget(actions)
+      });
 
     app.commands.addCommand(MIGRATION_HISTORY_COMMAND, {
       label: trans.__('Migration history'),

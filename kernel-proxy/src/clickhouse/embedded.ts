@@ -103,8 +103,18 @@ export class EmbeddedEngine implements ClickHouseEngine {
         throw toClickHouseError(error);
       }
       this.running.set(queryId, stream);
+      // One chunk fetched ahead: chDB makes the next chunk (on a libuv thread) while this one is decoded,
+      // converted and sent. At most one chunk waits, so memory stays bounded.
+      const chunks = stream[Symbol.asyncIterator]();
+      let next: ReturnType<typeof chunks.next> | undefined;
       try {
-        for await (const chunk of stream) {
+        next = chunks.next();
+        for (;;) {
+          const current = await next;
+          next = undefined;
+          if (current.done) break;
+          next = chunks.next();
+          const chunk = current.value;
           if (chunk.numRows === 0 && chunk.numBytes === 0) continue;
           const reader = RecordBatchReader.from(chunk.raw());
           for (const batch of reader) yield batch;
@@ -116,6 +126,9 @@ export class EmbeddedEngine implements ClickHouseEngine {
         throw toClickHouseError(error);
       } finally {
         stream.cancel();
+        // A fetch still under way when the consumer stopped early: the session takes its next statement only
+        // after it (cancel() destroys the stream once it is done); its chunk is not needed.
+        if (next) await next.catch(() => undefined);
         this.running.delete(queryId);
         this.killed.delete(queryId);
       }
@@ -201,6 +214,30 @@ export class EmbeddedEngine implements ClickHouseEngine {
     }
   }
 
+  /**
+   * One more connection to the same data (the proxy's own rights) for long bulk statements, such as a migration's
+   * range loads: chDB runs statements of different connections side by side, so they neither wait for nor hold up
+   * the main lane. One statement at a time on it; the caller closes it.
+   */
+  openSideConnection(): SideConnection {
+    const lane = openLane(this.dataDir);
+    return {
+      command: async (sql, options = {}) => {
+        const release = await lane.turn.acquire(options.signal);
+        this.busy++;
+        try {
+          await lane.client.command({ query: sql, query_params: options.params, clickhouse_settings: this.settingsFor(options), abort_signal: options.signal });
+        } catch (error) {
+          throw toClickHouseError(error);
+        } finally {
+          this.busy--;
+          release();
+        }
+      },
+      close: () => lane.turn.acquire().then((release) => lane.client.close().finally(release)),
+    };
+  }
+
   async kill(queryId: string): Promise<void> {
     const stream = this.running.get(queryId);
     if (!stream) return;
@@ -224,6 +261,12 @@ export class EmbeddedEngine implements ClickHouseEngine {
     for (const stream of this.running.values()) stream.cancel();
     await Promise.all([this.main, ...this.lanes.values()].map((lane) => lane.client.close()));
   }
+}
+
+/** See EmbeddedEngine.openSideConnection. */
+export interface SideConnection {
+  command(sql: string, options?: QueryOptions): Promise<void>;
+  close(): Promise<void>;
 }
 
 interface Lane {

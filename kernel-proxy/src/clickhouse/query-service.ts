@@ -10,7 +10,7 @@ import type { QueryLimiter } from '../access/limiter.js';
 import type { AuditAction, AuditLog, AuditOutcome } from '../access/audit.js';
 import type { QueryHistory } from './history.js';
 import { classifyStatement, DDL_KEYWORDS, isSubqueryable } from './sql-split.js';
-import { FaithfulBatches } from '../results/faithful.js';
+import { FaithfulBatches, textInClickHouse } from '../results/faithful.js';
 import { collect, previewTable, type CollectedResult } from '../results/collect.js';
 
 export interface StatementContext {
@@ -125,7 +125,8 @@ export class QueryService {
     const cap = new AbortController();
     const signal = context.signal ? AbortSignal.any([context.signal, cap.signal]) : cap.signal;
     const faithful = new FaithfulBatches(columns);
-    const batches = this.engine.arrowBatches(sql, { ...options, signal });
+    // ClickHouse writes UUID / IPv4 / wide integers as text itself, so those columns pass through as it made them.
+    const batches = this.engine.arrowBatches(textInClickHouse(sql, columns), { ...options, signal });
     const converted = (async function* () {
       for await (const batch of batches) yield faithful.convert(batch);
     })();

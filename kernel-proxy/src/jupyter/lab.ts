@@ -12,6 +12,8 @@ export interface LabPluginOptions {
   staticDir: string;
   userSettingsDir: string;
   workspacesDir: string;
+  /** With users: each keeps their own settings and workspaces (in `user-<name>/` under those folders). */
+  perUser?: boolean;
   token: string;
   appName?: string;
   appVersion?: string;
@@ -182,8 +184,20 @@ export const labPlugin: FastifyPluginAsync<LabPluginOptions> = async (app: Fasti
   const schemasDir = path.resolve(options.schemasDir ?? path.join(staticDir, 'schemas'));
   const themesDir = path.resolve(options.themesDir ?? path.join(staticDir, 'themes'));
   const bundleFile = options.bundleFile ?? 'bundle.js';
-  const settings = new SettingsStore(schemasDir, path.resolve(options.userSettingsDir), options.settingsOverrides, app.log);
-  const workspaces = new WorkspaceStore(path.resolve(options.workspacesDir));
+  const stores = new Map<string, { settings: SettingsStore; workspaces: WorkspaceStore }>();
+  /** The signed-in user's settings and workspaces (everyone's when chlab has one user). */
+  const storesOf = (request: FastifyRequest) => {
+    const folder = options.perUser && request.user ? `user-${request.user.username}` : '';
+    let found = stores.get(folder);
+    if (!found) {
+      found = {
+        settings: new SettingsStore(schemasDir, path.resolve(options.userSettingsDir, folder), options.settingsOverrides, app.log),
+        workspaces: new WorkspaceStore(path.resolve(options.workspacesDir, folder)),
+      };
+      stores.set(folder, found);
+    }
+    return found;
+  };
   let storeId = 0;
 
   const sendPage = (reply: FastifyReply, state: PageState) =>
@@ -244,19 +258,20 @@ export const labPlugin: FastifyPluginAsync<LabPluginOptions> = async (app: Fasti
 
   app.get(LAB_URLS.settingsUrl, async (request) => {
     const query = parseInput(SettingsQuery, request.query, 'query');
+    const { settings } = storesOf(request);
     if (query.ids_only === 'true') return { settings: (await settings.ids()).map((id) => ({ id })) };
     return { settings: await settings.list() };
   });
 
   app.get(`${LAB_URLS.settingsUrl}/*`, async (request) => {
     const id = parseInput(PluginId, (request.params as { '*': string })['*'], 'plugin id');
-    return settings.get(id);
+    return storesOf(request).settings.get(id);
   });
 
   app.put(`${LAB_URLS.settingsUrl}/*`, async (request, reply) => {
     const id = parseInput(PluginId, (request.params as { '*': string })['*'], 'plugin id');
     const body = parseInput(SettingsBody, request.body, 'body');
-    await settings.save(id, body.raw);
+    await storesOf(request).settings.save(id, body.raw);
     return reply.code(204).send();
   });
 
@@ -271,23 +286,23 @@ export const labPlugin: FastifyPluginAsync<LabPluginOptions> = async (app: Fasti
     return { data: {}, message: english ? '' : `Language pack '${locale}' not installed!` };
   });
 
-  app.get(LAB_URLS.workspacesApiUrl, async () => ({ workspaces: await workspaces.list() }));
+  app.get(LAB_URLS.workspacesApiUrl, async (request) => ({ workspaces: await storesOf(request).workspaces.list() }));
 
   app.get(`${LAB_URLS.workspacesApiUrl}/*`, async (request) => {
     const id = parseInput(WorkspaceId, (request.params as { '*': string })['*'], 'workspace');
-    return workspaces.get(id);
+    return storesOf(request).workspaces.get(id);
   });
 
   app.put(`${LAB_URLS.workspacesApiUrl}/*`, async (request, reply) => {
     const id = parseInput(WorkspaceId, (request.params as { '*': string })['*'], 'workspace');
     const body = parseInput(WorkspaceSchema, request.body, 'body');
-    await workspaces.save(id, body);
+    await storesOf(request).workspaces.save(id, body);
     return reply.code(204).send();
   });
 
   app.delete(`${LAB_URLS.workspacesApiUrl}/*`, async (request, reply) => {
     const id = parseInput(WorkspaceId, (request.params as { '*': string })['*'], 'workspace');
-    await workspaces.delete(id);
+    await storesOf(request).workspaces.delete(id);
     return reply.code(204).send();
   });
 

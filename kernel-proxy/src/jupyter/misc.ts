@@ -1,3 +1,4 @@
+import { can, type Capability, type Role } from '../access/roles.js';
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { KernelManager } from '../kernel/types.js';
@@ -45,6 +46,18 @@ function parsePermissions(raw: string | undefined): Record<string, string[]> {
   return parseInput(Permissions, value, 'query.permissions');
 }
 
+/** chlab's own resources are granted by role (the frontend shows the audit log only to those who may read it). */
+const CHLAB_RESOURCES: Record<string, Capability> = { 'chlab:audit': 'audit.read' };
+
+function grantedPermissions(requested: Record<string, string[]>, role: Role | undefined): Record<string, string[]> {
+  return Object.fromEntries(
+    Object.entries(requested).map(([resource, actions]) => {
+      const capability = CHLAB_RESOURCES[resource];
+      return [resource, capability && role && !can(role, capability) ? [] : actions];
+    }),
+  );
+}
+
 export const miscPlugin: FastifyPluginAsync<MiscPluginOptions> = async (app, options) => {
   if (!app.hasDecorator('websocketServer')) {
     throw new Error('miscPlugin needs @fastify/websocket to be registered first');
@@ -69,7 +82,7 @@ export const miscPlugin: FastifyPluginAsync<MiscPluginOptions> = async (app, opt
   app.get('/api/me', async (request) => {
     const query = parseInput(MeQuery, request.query, 'query');
     const username = request.user?.username ?? options.username ?? 'analyst';
-    return { identity: identityOf(username), permissions: parsePermissions(query.permissions) };
+    return { identity: identityOf(username), permissions: grantedPermissions(parsePermissions(query.permissions), request.user?.role) };
   });
 
   const sections = new ConfigSections(options.configDir);

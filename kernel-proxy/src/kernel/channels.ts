@@ -5,7 +5,7 @@ import type {} from '@fastify/websocket';
 import { z } from 'zod';
 import type { ClickHouseKernelManager } from './manager.js';
 import { IncomingMessageSchema } from './messages.js';
-import { V1_PROTOCOL, WireFormatError, decodeFrame, encodeMessage, type WireProtocol } from './wire.js';
+import { V1_PROTOCOL, WireFormatError, decodeFrame, encodeMessage, encodeMessageParts, type WireProtocol } from './wire.js';
 
 export interface KernelChannelsOptions {
   kernels: ClickHouseKernelManager;
@@ -37,7 +37,9 @@ export const kernelChannelsPlugin: FastifyPluginAsync<KernelChannelsOptions> = a
       address: request.ip,
       send(message: Parameters<typeof encodeMessage>[0]) {
         if (socket.readyState !== socket.OPEN) return;
-        socket.send(encodeMessage(message, protocol));
+        // A message with result buffers goes as fragments of one WebSocket message: no copy into one frame.
+        const parts = encodeMessageParts(message, protocol);
+        parts.forEach((part, i) => socket.send(part, { binary: typeof part !== 'string', fin: i === parts.length - 1 }));
       },
       async drain() {
         while (socket.readyState === socket.OPEN && socket.bufferedAmount > SEND_HIGH_WATER_BYTES) {

@@ -105,7 +105,8 @@ export class ResultStream {
    */
   async send(batch: RecordBatch, columns: ColumnInfo[] | undefined): Promise<void> {
     const bytes = batch.data.byteLength;
-    const rowsPerSlice = bytes > COMM_MESSAGE_BYTES ? Math.max(1, Math.floor((batch.numRows * COMM_MESSAGE_BYTES) / bytes)) : batch.numRows;
+    // Slices start at multiples of 8 rows, so their null bitmaps are byte slices (no bit-by-bit repacking).
+    const rowsPerSlice = bytes > COMM_MESSAGE_BYTES ? Math.max(8, Math.floor((batch.numRows * COMM_MESSAGE_BYTES) / bytes / 8) * 8) : batch.numRows;
     for (let start = 0; start < batch.numRows || start === 0; start += rowsPerSlice) {
       await this.sendSlice(rowsPerSlice >= batch.numRows ? batch : batch.slice(start, Math.min(batch.numRows, start + rowsPerSlice)), columns);
       if (batch.numRows === 0) break;

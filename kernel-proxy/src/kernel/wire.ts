@@ -33,6 +33,22 @@ function toBuffer(b: ArrayBuffer | ArrayBufferView): Buffer {
 }
 
 function encodeV1(message: JupyterMessage): Buffer {
+  return Buffer.concat(encodeV1Parts(message));
+}
+
+/**
+ * A message as frame parts for the client: one part, or for a v1 message with buffers its head (offset table and
+ * JSON parts) and then each buffer as it is. Sent as the fragments of one WebSocket message, large buffers (result
+ * batches) go to the socket without being copied into a frame first.
+ */
+export function encodeMessageParts(message: JupyterMessage, protocol: WireProtocol): (string | Buffer)[] {
+  if (protocol !== 'v1' || !message.buffers || message.buffers.length === 0) return [encodeMessage(message, protocol)];
+  const [table, ...parts] = encodeV1Parts(message);
+  const head = parts.slice(0, 5);
+  return [Buffer.concat([table!, ...head]), ...parts.slice(5)];
+}
+
+function encodeV1Parts(message: JupyterMessage): Buffer[] {
   const parts = [
     Buffer.from(message.channel, 'utf8'),
     Buffer.from(JSON.stringify(message.header), 'utf8'),
@@ -50,7 +66,7 @@ function encodeV1(message: JupyterMessage): Buffer {
     position += part.length;
   });
   table.writeBigUInt64LE(BigInt(position), 8 * offsetCount);
-  return Buffer.concat([table, ...parts]);
+  return [table, ...parts];
 }
 
 function decodeV1(data: Buffer): unknown {

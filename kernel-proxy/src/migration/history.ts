@@ -96,7 +96,8 @@ export class MigrationHistory {
 
   ensureTables(): Promise<void> {
     this.ready ??= (async () => {
-      await this.engine.command(HISTORY_DDL);
+      // A new table gets the extra columns at once (no ALTER per column); an older one has them added below.
+      await this.engine.command(HISTORY_DDL.replace('    metadata String\n)', `    metadata String,\n${EXTRA_COLUMNS.map((c) => `    ${c}`).join(',\n')}\n)`));
       const present = new Set(
         (await this.engine.json<{ name: string }>("SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'migration_history'")).map((c) => c.name),
       );
@@ -202,6 +203,12 @@ export class MigrationHistory {
        SELECT {id:UUID}, {range:UInt32}, 'done', {kind:String}, {lo:Nullable(String)}, {hi:Nullable(String)}, {rows:UInt64}, {bytes:UInt64}, {ms:UInt32}`,
       { params: { id, range: range.id, kind, lo: range.lo, hi: range.hi, rows, bytes, ms: Math.round(elapsedMs) } },
     );
+  }
+
+  /** Forgets which ranges were loaded (their rows were removed with the target): a resume loads every range again. */
+  async forgetDoneRanges(id: string): Promise<void> {
+    await this.ensureTables();
+    await this.engine.command("ALTER TABLE migration_ranges DELETE WHERE migration_id = {id:UUID} AND state = 'done'", { params: { id }, settings: { mutations_sync: 2 } });
   }
 
   async ranges(id: string): Promise<{ plan: RangePlan; done: Map<number, { rows: number; bytes: number }> }> {

@@ -57,6 +57,10 @@ export interface MigrationPlan {
 }
 
 export const READ_PREFIX = '__chlab_r';
+/** The read column carrying the copy-time value check (rowCheckExpression): true = a value of the row does not fit. */
+export const CHECK_COLUMN = `${READ_PREFIX}_check`;
+/** What ClickHouse throws when a row fails the copy-time value check (the run then reports the value check). */
+export const CHECK_FAILED = 'chlab value check: a value of this range does not fit the mapping';
 export const DEDUP_WINDOW = 10_000;
 
 /** Builds the column plans; throws MigrationError naming the spec field for bad overrides. */
@@ -208,17 +212,13 @@ export function buildDdl(target: { database: string; table: string }, plans: rea
 }
 
 /** The ClickHouse structure string of what COPY sends, one read column per active source column. */
-export function readStructure(plans: readonly ColumnPlan[]): string {
-  return activeColumns(plans)
-    .map((p, i) => `${READ_PREFIX}${i} ${p.read_type}`)
-    .join(', ');
+export function readStructure(plans: readonly ColumnPlan[], check = false): string {
+  return [...activeColumns(plans).map((p, i) => `${READ_PREFIX}${i} ${p.read_type}`), ...(check ? [`${CHECK_COLUMN} Bool`] : [])].join(', ');
 }
 
 /** The PostgreSQL SELECT list of the COPY query. */
-export function copySelectList(plans: readonly ColumnPlan[]): string {
-  return activeColumns(plans)
-    .map((p) => p.pg_expr)
-    .join(', ');
+export function copySelectList(plans: readonly ColumnPlan[], check?: string | null): string {
+  return [...activeColumns(plans).map((p) => p.pg_expr), ...(check ? [check] : [])].join(', ');
 }
 
 /**
@@ -227,19 +227,20 @@ export function copySelectList(plans: readonly ColumnPlan[]): string {
  * (what transforms refer to), the outer one applies transforms, NULL handling and the final CAST, by position
  * (no aliases, so renamed columns never shadow each other).
  */
-export function insertSelect(target: { database: string; table: string }, plans: readonly ColumnPlan[], from: string): string {
+export function insertSelect(target: { database: string; table: string }, plans: readonly ColumnPlan[], from: string, check = false): string {
   const active = activeColumns(plans);
   const inner = active.map((p, i) => `${p.convert.replaceAll('{r}', `${READ_PREFIX}${i}`)} AS ${chIdent(p.source_field)}`).join(', ');
   const outer = active.map((p) => finalExpression(p)).join(', ');
   const columns = active.map((p) => chIdent(p.destination_field)).join(', ');
-  return `INSERT INTO ${chTable(target.database, target.table)} (${columns}) SELECT ${outer} FROM (SELECT ${inner} FROM ${from}${nullGuard(active)})`;
+  return `INSERT INTO ${chTable(target.database, target.table)} (${columns}) SELECT ${outer} FROM (SELECT ${inner} FROM ${from}${nullGuard(active, check)})`;
 }
 
 /** nulls: fail on a nullable source: a NULL stops the load with a clear message (the value check reports them first). */
-function nullGuard(active: readonly ColumnPlan[]): string {
+function nullGuard(active: readonly ColumnPlan[], check = false): string {
   const guards = active
     .map((p, i) => (p.source_nullable && p.nulls === 'fail' && !p.transformation ? `throwIf(${READ_PREFIX}${i} IS NULL, ${chString(`NULL in ${p.source_field}: ${p.destination_type} takes no NULL (nulls: fail)`)}) = 0` : null))
     .filter((g): g is string => g !== null);
+  if (check) guards.unshift(`throwIf(${CHECK_COLUMN}, ${chString(CHECK_FAILED)}) = 0`);
   return guards.length ? ` WHERE ${guards.join(' AND ')}` : '';
 }
 
@@ -249,12 +250,12 @@ export function finalExpression(p: ColumnPlan): string {
   return `CAST(${value}, ${chString(p.destination_type)})`;
 }
 
-export function fileSource(path: string, plans: readonly ColumnPlan[]): string {
-  return `file(${chString(path)}, 'TSV', ${chString(readStructure(plans))})`;
+export function fileSource(path: string, plans: readonly ColumnPlan[], check = false): string {
+  return `file(${chString(path)}, 'TSV', ${chString(readStructure(plans, check))})`;
 }
 
-export function inputSource(plans: readonly ColumnPlan[]): string {
-  return `input(${chString(readStructure(plans))})`;
+export function inputSource(plans: readonly ColumnPlan[], check = false): string {
+  return `input(${chString(readStructure(plans, check))})`;
 }
 
 /** A no-row source with the read structure: ClickHouse type-checks every conversion, transform and CAST. */

@@ -19,7 +19,7 @@ import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { ClickHouseHttpConfig } from '../config.js';
-import type { ClickHouseEngine, Settings } from '../clickhouse/engine.js';
+import type { ClickHouseEngine, QueryOptions, Settings } from '../clickhouse/engine.js';
 import { toClickHouseError } from '../clickhouse/errors.js';
 import { connectPostgres, postgresErrorMessage } from '../postgres/connect.js';
 import { copyToFile, RowCounter } from '../postgres/copy.js';
@@ -51,6 +51,11 @@ export interface TransferJob {
    * key column is copied as is) instead of trusting insert deduplication alone (see keyedRangeState).
    */
   resuming?: boolean;
+  /**
+   * The copy-time value check (value-check.ts rowCheckExpression): sent as one more COPY column, and a row where
+   * it is true makes ClickHouse refuse the range's whole insert block (nothing of the range lands).
+   */
+  check?: string | null;
 }
 
 export interface TransferDeps {
@@ -86,9 +91,9 @@ export function rangeInsertSettings(migrationId: string, rangeId: number): Setti
   };
 }
 
-export function copySql(job: Pick<TransferJob, 'source' | 'mappings' | 'ranges'>, range: CopyRange): string {
+export function copySql(job: Pick<TransferJob, 'source' | 'mappings' | 'ranges' | 'check'>, range: CopyRange): string {
   const where = rangeCondition(job.ranges, range);
-  return `COPY (SELECT ${copySelectList(job.mappings)} FROM ${pgTable(job.source.schema, job.source.table)}${where ? ` WHERE ${where}` : ''}) TO STDOUT`;
+  return `COPY (SELECT ${copySelectList(job.mappings, job.check)} FROM ${pgTable(job.source.schema, job.source.table)}${where ? ` WHERE ${where}` : ''}) TO STDOUT`;
 }
 
 /** Connection-level failures worth a retry on a fresh connection (not SQL errors in the data). */
@@ -132,7 +137,10 @@ export async function transfer(job: TransferJob, deps: TransferDeps): Promise<vo
       application: 'chlab-migration',
     });
   }
-  const loader = new SerialLoader();
+  // Embedded chDB: each loader lane is a connection of its own (chDB runs them side by side), so `parallelism`
+  // ranges are parsed and written at once, beside the main lane; engines without side connections load in turn.
+  const lanes = !http && job.method === 'copy' ? openLoadLanes(deps.engine, Math.max(1, Math.min(job.parallelism, queue.length))) : [];
+  const loader = new LoaderPool(lanes.map((l) => l.command));
   const loads: Promise<void>[] = [];
   const worker = async () => {
     let client: pg.Client | undefined;
@@ -174,7 +182,7 @@ export async function transfer(job: TransferJob, deps: TransferDeps): Promise<vo
             } else {
               // Embedded: COPY into a temp file, then hand the file to the (serial) loader and go on with the next
               // range at once, so PostgreSQL keeps streaming while chDB parses; at most `parallelism` files wait.
-              await loader.room(job.parallelism, signal);
+              await loader.room(job.parallelism + lanes.length - 1, signal);
               client ??= await connect();
               const file = path.join(deps.tmpDir, `${job.migrationId}-${range.id}-${attempt}-${randomUUID().slice(0, 8)}.tsv`);
               let copied: { rows: number; bytes: number };
@@ -187,11 +195,11 @@ export async function transfer(job: TransferJob, deps: TransferDeps): Promise<vo
               const counted = reported;
               loads.push(
                 loader
-                  .enqueue(async () => {
+                  .enqueue(async (lane) => {
                     try {
                       if (signal.aborted) throw new AbortedError();
                       const token = await prepareKeyedLoad(job, deps, range, copied.rows);
-                      if (token !== null) await loadFile(job, deps, range, file, token);
+                      if (token !== null) await loadFile(job, lane, range, file, token);
                       await deps.history.recordRangeDone(job.migrationId, range, job.ranges.kind, copied.rows, copied.bytes, performance.now() - started);
                       deps.onRangeDone(range, copied.rows, counted);
                     } finally {
@@ -232,6 +240,7 @@ export async function transfer(job: TransferJob, deps: TransferDeps): Promise<vo
     await Promise.all(loads);
   } finally {
     await http?.close().catch(() => undefined);
+    await Promise.all(lanes.map((l) => l.close().catch(() => undefined)));
     await cleanupTempFiles(deps.tmpDir, job.migrationId);
   }
   if (failure) throw failure;
@@ -239,11 +248,11 @@ export async function transfer(job: TransferJob, deps: TransferDeps): Promise<vo
 }
 
 /** Loads one range's COPY file: INSERT … SELECT <conversions> FROM file(…, 'TSV') as one deduplicated block. */
-async function loadFile(job: TransferJob, deps: TransferDeps, range: CopyRange, file: string, token?: string): Promise<void> {
+async function loadFile(job: TransferJob, lane: LoadLane, range: CopyRange, file: string, token?: string): Promise<void> {
   const settings = rangeInsertSettings(job.migrationId, range.id);
   if (token) settings.insert_deduplication_token = token;
   try {
-    await deps.engine.command(insertSelect(job.target, job.mappings, fileSource(file, job.mappings)), { settings });
+    await lane(insertSelect(job.target, job.mappings, fileSource(file, job.mappings, !!job.check), !!job.check), { settings });
   } catch (error) {
     throw new RangeLoadError(range, toClickHouseError(error).display);
   }
@@ -274,20 +283,41 @@ async function prepareKeyedLoad(job: TransferJob, deps: TransferDeps, range: Cop
   return `${job.migrationId}:${range.id}:${randomUUID()}`;
 }
 
-/** Runs loads one at a time in arrival order; `room` lets producers wait while `limit` loads are queued. */
-class SerialLoader {
-  private tail: Promise<void> = Promise.resolve();
+type LoadLane = (sql: string, options: QueryOptions) => Promise<unknown>;
+
+/** `count` connections for range loads when the engine has side connections (embedded chDB), else the engine itself. */
+function openLoadLanes(engine: ClickHouseEngine, count: number): { command: LoadLane; close(): Promise<void> }[] {
+  const side = engine as ClickHouseEngine & { openSideConnection?: () => { command: LoadLane; close(): Promise<void> } };
+  if (typeof side.openSideConnection !== 'function') return [{ command: (sql, options) => engine.command(sql, options), close: async () => undefined }];
+  return Array.from({ length: count }, () => side.openSideConnection!());
+}
+
+/** Runs loads on the first free lane in arrival order; `room` lets producers wait while `limit` loads are queued or running. */
+class LoaderPool {
+  private readonly free: LoadLane[];
+  private readonly queued: ((lane: LoadLane) => void)[] = [];
   private pending = 0;
   private waiters: (() => void)[] = [];
 
-  enqueue(fn: () => Promise<void>): Promise<void> {
+  constructor(lanes: LoadLane[]) {
+    this.free = [...lanes];
+  }
+
+  async enqueue(fn: (lane: LoadLane) => Promise<void>): Promise<void> {
     this.pending++;
-    const run = this.tail.then(fn).finally(() => {
+    try {
+      const lane = this.free.shift() ?? (await new Promise<LoadLane>((resolve) => this.queued.push(resolve)));
+      try {
+        await fn(lane);
+      } finally {
+        const next = this.queued.shift();
+        if (next) next(lane);
+        else this.free.push(lane);
+      }
+    } finally {
       this.pending--;
       this.waiters.splice(0).forEach((wake) => wake());
-    });
-    this.tail = run.catch(() => undefined);
-    return run;
+    }
   }
 
   async room(limit: number, signal: AbortSignal): Promise<void> {
@@ -311,7 +341,7 @@ async function streamRangeHttp(job: TransferJob, client: pg.Client, http: ClickH
   const counter = new RowCounter(onRows);
   const body = new PassThrough({ highWaterMark: 1 << 20 });
   const piping = pipeline(source, counter, body, { signal });
-  const sql = `${insertSelect(job.target, job.mappings, inputSource(job.mappings))} FORMAT TSV`;
+  const sql = `${insertSelect(job.target, job.mappings, inputSource(job.mappings, !!job.check), !!job.check)} FORMAT TSV`;
   try {
     const [result] = await Promise.all([
       http.exec({ query: sql, values: body, clickhouse_settings: rangeInsertSettings(job.migrationId, range.id) as never, abort_signal: signal }),

@@ -13,10 +13,10 @@ import type { PostgresConnections, ResolvedConnection } from '../postgres/connec
 import { MigrationHistory, type HistoryFilter, type HistoryRecord, type MigrationStatus } from './history.js';
 import { activeColumns, buildDdl, DEDUP_WINDOW, planColumns, resolveOrderBy, selectForCheck, type ColumnPlan, type MigrationPlan } from './plan.js';
 import { planRanges, type CopyRange, type RangePlan } from './planner.js';
-import { cleanupTempFiles, errorMessage, transfer, type TransferJob } from './runner.js';
+import { cleanupTempFiles, errorMessage, RangeLoadError, transfer, type TransferJob } from './runner.js';
 import { parseSpec, parseSpecDoc, resolveSpec, serializeSpec, specKey, type ResolvedSpec, type SpecDoc } from './spec.js';
 import { checkPgName, chTable, MigrationError, redact } from './sql.js';
-import { describeProblems, runValueCheck, type ValueCheckResult } from './value-check.js';
+import { describeProblems, rowCheckExpression, runValueCheck, valueConditions, type ValueCheckResult } from './value-check.js';
 import { describeMismatches, sourceAggregates, validate, validationQueries, type ValidationResult } from './validation.js';
 
 export interface ProgressSnapshot {
@@ -394,7 +394,16 @@ export class MigrationService {
       const utcClickHouse = /^(UTC|Etc\/UTC)$/i.test(await this.timezone());
       const queries = validationQueries(stored.source, stored.mappings, { utcClickHouse });
       let sourceRow: Record<string, string | null> | undefined;
-      if (options.value_check && !valueCheck) {
+      // A COPY run into a table it creates checks values as they stream (one more column computed by PostgreSQL,
+      // refused by ClickHouse per range) instead of scanning the source once more before loading: on a problem the
+      // new table is dropped, so nothing stays. A pull, and a run into a table that already exists (whose rows
+      // must not change), still scan before touching anything.
+      const before = await this.targetInfo(target.database, target.table);
+      const existingTarget = !resuming && before.exists;
+      const copyCheck = options.value_check && options.method === 'copy' && !existingTarget;
+      const check = copyCheck ? rowCheckExpression(stored.source, stored.mappings) : null;
+      let createdTable = false;
+      if (options.value_check && !valueCheck && !copyCheck) {
         run.phase = 'value_check';
         run.emit();
         valueCheck = await timed('value_check', () => runValueCheck(coordinator!, stored.source, stored.mappings));
@@ -408,7 +417,7 @@ export class MigrationService {
         }
       }
       run.phase = 'preparing';
-      const info = await this.targetInfo(target.database, target.table);
+      const info = before;
       if (!resuming && info.exists && options.on_existing_rows === 'replace') {
         await this.engine.command(`DROP TABLE ${chTable(target.database, target.table)} SYNC`);
         info.exists = false;
@@ -425,6 +434,7 @@ export class MigrationService {
         if (!options.create_table) throw new MigrationError('options.create_table', `target ${info.qualified} does not exist`);
         if (target.database !== 'default') await this.engine.command(`CREATE DATABASE IF NOT EXISTS ${chTable(undefined, target.database)}`);
         await this.engine.command(stored.ddl);
+        createdTable = true;
       } else {
         await this.ensureDeduplication(target, info.engine ?? '');
       }
@@ -463,6 +473,7 @@ export class MigrationService {
         snapshot,
         // (not in append mode: rows already in the target may share the key range)
         resuming: resuming && !stored.rows_before,
+        check,
       };
       const jobRef = lastJob;
       // With a snapshot shared by the coordinator and every copy worker, the source side of the validation is
@@ -481,7 +492,7 @@ export class MigrationService {
           })()
         : Promise.resolve(undefined);
       sourceSide.catch(() => undefined);
-      await timed('copy', () =>
+      const copying = timed('copy', () =>
         transfer(
           jobRef,
           /* deps */ {
@@ -503,6 +514,22 @@ export class MigrationService {
           },
         ),
       );
+      try {
+        await copying;
+      } catch (error) {
+        // A range refused by ClickHouse while values were checked during the copy: the value check says why.
+        if (!check || !(error instanceof RangeLoadError) || run.controller.signal.aborted) throw error;
+        await sourceSide.catch(() => undefined);
+        const found = await timed('value_check', () => runValueCheck(coordinator!, stored.source, stored.mappings));
+        if (!found.problems.length) throw error;
+        valueCheck = found;
+        stored.value_check = found;
+        throw await this.valueCheckFailure(id, run, target, found, error.range, createdTable);
+      }
+      if (copyCheck) {
+        // Every copied row passed the check (ClickHouse would have refused its range otherwise).
+        valueCheck = { checked_rows: 0, scanned: !!check, during_copy: !!check, problems: [], skipped: valueConditions(stored.source, stored.mappings).skipped, elapsed_ms: 0 };
+      }
 
       run.phase = 'validating';
       run.emit();
@@ -535,6 +562,10 @@ export class MigrationService {
       run.status = status;
       run.phase = 'done';
       run.processed = validation.row_count.destination;
+      run.total = validation.row_count.source;
+      run.totalExact = true;
+      if (valueCheck?.during_copy) valueCheck.checked_rows = validation.row_count.source;
+      stored.value_check = valueCheck ?? undefined;
       run.emit();
       return this.summary(id, status, validation.row_count.destination, duration, target, validation, valueCheck, error, phases);
     } catch (error) {
@@ -556,6 +587,30 @@ export class MigrationService {
         await coordinator.end().catch(() => undefined);
       }
     }
+  }
+
+  /**
+   * A value that does not fit was found during the copy. The refused range loaded nothing (one insert block). When
+   * this run created the target, it is dropped and the loaded ranges forgotten: as with the check before loading,
+   * nothing stays; a resume after fixing the source loads every range. An existing target keeps the ranges loaded
+   * before (recorded: a resume after fixing the source finishes the rest).
+   */
+  private async valueCheckFailure(id: string, run: ActiveMigration, target: { database: string; table: string }, found: ValueCheckResult, range: CopyRange, createdTable: boolean): Promise<MigrationError> {
+    const values = `${found.problems.reduce((n, p) => n + p.count, 0).toLocaleString('en-US')} value(s) would not fit: ${describeProblems(found)}`;
+    const where = `range ${range.id}${range.lo !== null || range.hi !== null ? ` [${range.lo ?? '…'}, ${range.hi ?? '…'})` : ''}`;
+    const { done } = await this.history.ranges(id);
+    const loaded = [...done.values()].reduce((n, r) => n + r.rows, 0);
+    run.processed = loaded;
+    if (createdTable) {
+      await this.engine.command(`DROP TABLE IF EXISTS ${chTable(target.database, target.table)} SYNC`);
+      await this.history.forgetDoneRanges(id);
+      run.processed = 0;
+      return new MigrationError('value_check', `${values}. Found while copying ${where}; nothing was loaded: change the mapping (type, nulls, transform) and run again, or fix the source rows and resume ${id}`);
+    }
+    return new MigrationError(
+      'value_check',
+      `${values}. Found while copying ${where}, which was not loaded; the ranges loaded before it stay in ${target.database}.${target.table} (${loaded.toLocaleString('en-US')} rows): fix the source rows and resume ${id}, or change the mapping and run again`,
+    );
   }
 
   private summary(id: string, status: MigrationStatus, records: number, duration: number, target: { database: string; table: string }, validation: ValidationResult | null, valueCheck: ValueCheckResult | null, error: string | null, phases: Record<string, number>): MigrationSummary {

@@ -19,6 +19,8 @@ export interface ValueCheckResult {
   /** Rows scanned (0 when no column needed a check). */
   checked_rows: number;
   scanned: boolean;
+  /** Checked row by row during the copy of a run (no separate scan). */
+  during_copy?: boolean;
   problems: ValueProblem[];
   skipped: { column: string; reason: string }[];
   elapsed_ms: number;
@@ -138,7 +140,12 @@ export function valueConditions(source: SourceTable, plans: readonly ColumnPlan[
     if (p.dims > 0) {
       const elementType = unwrapNullable(p.base_type.replace(/^(Array\()+/, '').replace(/\)+$/, ''));
       if (/^Array\(/.test(p.base_type) && !/Nullable\(/.test(p.base_type)) {
-        conditions.push({ column: p.source_field, kind: 'null_element', description: `array with a NULL element: ${p.base_type} has no NULL elements (retype to Array(Nullable(…)))`, sql: `EXISTS (SELECT 1 FROM unnest(${col}) AS u(e) WHERE e IS NULL)` });
+        // array_position(a, NULL) finds a NULL element without unnesting (one-dimensional arrays of a type with
+        // equality only; anything else takes the general EXISTS (unnest …)).
+        const unnest = `EXISTS (SELECT 1 FROM unnest(${col}) AS u(e) WHERE e IS NULL)`;
+        const fast = column.resolved.dims === 1 && column.resolved.baseSchema === 'pg_catalog' && POSITION_SAFE.has(column.resolved.base);
+        const sql = fast ? `(CASE WHEN array_ndims(${col}) = 1 THEN array_position(${col}, NULL) IS NOT NULL ELSE ${unnest} END)` : unnest;
+        conditions.push({ column: p.source_field, kind: 'null_element', description: `array with a NULL element: ${p.base_type} has no NULL elements (retype to Array(Nullable(…)))`, sql });
       }
       const depth = (p.base_type.match(/Array\(/g) ?? []).length;
       conditions.push({ column: p.source_field, kind: 'array_dimensions', description: `array with other than ${depth} dimension${depth > 1 ? 's' : ''}`, sql: `coalesce(array_ndims(${col}), ${depth}) <> ${depth}` });
@@ -149,6 +156,20 @@ export function valueConditions(source: SourceTable, plans: readonly ColumnPlan[
     for (const c of scalarConditions(column, p.base_type, col)) conditions.push({ column: p.source_field, ...c });
   }
   return { conditions, skipped };
+}
+
+/** Element types whose arrays array_position can search (they have a default equality operator). */
+const POSITION_SAFE = new Set(['int2', 'int4', 'int8', 'float4', 'float8', 'numeric', 'text', 'varchar', 'bpchar', 'name', 'date', 'timestamp', 'timestamptz', 'uuid', 'bool', 'bytea', 'jsonb', 'money', 'time', 'interval']);
+
+/**
+ * The value check as one boolean per row, for the copy itself: true when any value of the row would not fit.
+ * The run sends it as an extra COPY column and ClickHouse refuses the range's insert block when it is true
+ * (see plan.ts insertSelect), so a run needs no separate scan before loading. Null when nothing is checked.
+ */
+export function rowCheckExpression(source: SourceTable, plans: readonly ColumnPlan[]): string | null {
+  const { conditions } = valueConditions(source, plans);
+  if (!conditions.length) return null;
+  return `coalesce(${conditions.map((c) => `(${c.sql})`).join(' OR ')}, false)`;
 }
 
 /** Runs the value check (one scan) and fetches up to `examples` rows per problem. */

@@ -38,7 +38,8 @@ export async function connectPostgres(config: PostgresConfig, options: ConnectOp
   try {
     await client.connect();
     if (options.migrationSession !== false) {
-      for (const statement of SESSION_SETTINGS) await client.query(statement);
+      // One round trip (a simple query may hold several statements): every range's connection pays it.
+      await client.query(SESSION_SETTINGS.join('; '));
     }
     for (const statement of options.init ?? []) await client.query(statement);
   } catch (error) {

@@ -216,6 +216,22 @@ describe('notebooks: analysts change their own, viewers none', () => {
   const put = (who: keyof typeof tokens, file: string) =>
     app.inject({ method: 'PUT', url: `/api/contents/${file}`, headers: { ...auth(who), 'content-type': 'application/json' }, payload: nb });
 
+  it('grants the audit log permission in /api/me to admins only (the frontend offers the panel from it)', async () => {
+    const permissions = encodeURIComponent(JSON.stringify({ 'chlab:audit': ['read'], contents: ['read'] }));
+    const asked = (who: keyof typeof tokens) => app.inject({ method: 'GET', url: `/api/me?permissions=${permissions}`, headers: auth(who) }).then((r) => r.json());
+    expect(await asked('admin')).toMatchObject({ identity: { username: 'dora' }, permissions: { 'chlab:audit': ['read'], contents: ['read'] } });
+    expect(await asked('analyst')).toMatchObject({ permissions: { 'chlab:audit': [], contents: ['read'] } });
+  });
+
+  it('keeps lab settings and workspaces per user', async () => {
+    const layout = { data: { 'layout-restorer:data': { main: { dock: null } }, marker: 'ana' }, metadata: { id: 'default' } };
+    expect((await app.inject({ method: 'PUT', url: '/lab/api/workspaces/default', headers: auth('analyst'), payload: layout })).statusCode).toBe(204);
+    const own = await app.inject({ method: 'GET', url: '/lab/api/workspaces/default', headers: auth('analyst') });
+    expect(own.json()).toMatchObject({ data: { marker: 'ana' } });
+    const other = await app.inject({ method: 'GET', url: '/lab/api/workspaces/default', headers: auth('viewer') });
+    expect(JSON.stringify(other.json())).not.toContain('"marker"');
+  });
+
   it('enforces ownership on save, rename and delete', async () => {
     expect((await put('viewer', 'vera.ipynb')).statusCode).toBe(403);
     expect((await put('analyst', 'ana.ipynb')).statusCode).toBe(201);
