@@ -73,6 +73,8 @@ export interface Config {
   staticDir: string;
   clickhouse: ClickHouseConfig;
   postgres?: PostgresConfig;
+  /** CHLAB_POSTGRES_CONNECTIONS: a JSON file of further named PostgreSQL sources (see postgres/connections-file.ts). */
+  postgresConnectionsFile?: string;
   /** CHLAB_DEMO_POSTGRES (default on): without POSTGRES_HOST, migrations read from an embedded demo PostgreSQL (PGlite). */
   demoPostgres?: boolean;
   s3: S3Config;
@@ -120,6 +122,7 @@ const EnvSchema = z.object({
   CHLAB_MAX_MESSAGE_BYTES: intFromEnv(DEFAULT_LIMITS.maxMessageBytes),
   CHLAB_REST_MAX_ROWS: intFromEnv(DEFAULT_LIMITS.restMaxRows),
   CHLAB_USERS_FILE: z.string().optional(),
+  CHLAB_POSTGRES_CONNECTIONS: z.string().optional(),
   CLICKHOUSE_URL: z.string().url().optional(),
   CLICKHOUSE_HOST: z.string().optional(),
   CLICKHOUSE_PORT: intFromEnv(8123),
@@ -214,6 +217,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       restMaxRows: e.CHLAB_REST_MAX_ROWS,
     },
     usersFile: e.CHLAB_USERS_FILE ? path.resolve(e.CHLAB_USERS_FILE) : undefined,
+    postgresConnectionsFile: e.CHLAB_POSTGRES_CONNECTIONS ? path.resolve(e.CHLAB_POSTGRES_CONNECTIONS) : undefined,
     logLevel: e.CHLAB_LOG_LEVEL ?? 'info',
   };
 }

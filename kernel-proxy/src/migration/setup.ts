@@ -3,12 +3,14 @@ import type { Logger } from 'pino';
 import type { Config, PostgresConfig } from '../config.js';
 import type { ClickHouseEngine } from '../clickhouse/engine.js';
 import { PostgresConnections } from '../postgres/connections.js';
+import { loadPostgresConnections } from '../postgres/connections-file.js';
 import { DemoPostgres } from './demo-postgres.js';
 import { MigrationService } from './service.js';
 
 /** The migration service of a server: POSTGRES_* as `default`, the embedded demo PostgreSQL unless disabled. */
 export function createMigrationService(config: Config, engine: ClickHouseEngine, logger?: Logger, extra: Record<string, PostgresConfig> = {}): MigrationService {
-  const named: Record<string, PostgresConfig> = { ...extra };
+  const fromFile = config.postgresConnectionsFile ? loadPostgresConnections(config.postgresConnectionsFile) : {};
+  const named: Record<string, PostgresConfig> = { ...fromFile, ...extra };
   if (config.postgres) named.default = config.postgres;
   const demo = config.demoPostgres === false ? undefined : new DemoPostgres(path.join(config.dataDir, 'demo-postgres'), logger);
   const service = new MigrationService({

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { S3Config } from '../config.js';
 import { registerSecret } from '../util/secrets.js';
 import { S3Error } from './errors.js';
+import { expandEnv } from '../util/env-expand.js';
 
 /** One S3-compatible endpoint (AWS, MinIO, any S3 API) with its keys. The keys never leave the server. */
 export interface S3Connection {
@@ -46,15 +47,7 @@ const ConnectionsFile = z.object({
   connections: z.record(z.string().regex(CONNECTION_NAME, 'connection names: a-z, 0-9 and _, starting with a letter'), ConnectionEntry),
 });
 
-/** `${NAME}` in a value of the connections file is read from the environment, so the file can hold no keys. */
-function expand(value: string | undefined, env: NodeJS.ProcessEnv, where: string): string | undefined {
-  if (value === undefined) return undefined;
-  return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
-    const v = env[name];
-    if (v === undefined) throw new S3Error(500, `${where}: environment variable ${name} is not set`);
-    return v;
-  });
-}
+const expand = (value: string | undefined, env: NodeJS.ProcessEnv, where: string) => expandEnv(value, env, where, (message) => new S3Error(500, message));
 
 /** Normalizes and checks an endpoint URL: http(s), no credentials, query or fragment. */
 export function normalizeEndpoint(raw: string, where: string): string {
