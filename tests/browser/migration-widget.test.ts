@@ -6,7 +6,6 @@
 //   B. End to end (the shared test PostgreSQL + embedded chDB): a 200k-row source table; a `%%migrate` cell is
 //      analyzed, a column renamed and one skipped in the widget, the cell source checked, Run pressed; the
 //      progress bar moves (updated in place) and the summary shows the validation ✓; the history panel lists it.
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,7 +16,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../kernel-proxy/src/config.js';
 import { buildServer } from '../../kernel-proxy/src/server.js';
 import { silentLogger, testConfig } from '../../kernel-proxy/test/support/engine.js';
-import { CHROMIUM_MISSING, findChromium, launchBrowser, type TestBrowser, type TestPage } from '../support/browser.js';
+import { launchBrowser, type TestBrowser, type TestPage, browserSkipReason } from '../support/browser.js';
 import { hasSharedPostgres, sharedPostgres } from '../support/services.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -36,12 +35,7 @@ const BENIGN = [
   /^The kernel manager does not support the kernelInfoTimeout property\.$/,
 ];
 
-const inCI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
-const chromium = findChromium();
-const bundleBuilt = existsSync(path.join(BUILD, 'bundle.js'));
-if (inCI && !chromium) throw new Error(`CI: ${CHROMIUM_MISSING}`);
-if (inCI && !bundleBuilt) throw new Error(`CI: no JupyterLab bundle in ${BUILD}; run node scripts/ensure-build.mjs`);
-const skipReason = !chromium ? CHROMIUM_MISSING : !bundleBuilt ? `no JupyterLab bundle in ${BUILD}; run node scripts/ensure-build.mjs` : '';
+const skipReason = browserSkipReason(BUILD);
 if (skipReason) it.skip(`migration widget in the browser: skipped, ${skipReason}`, () => undefined);
 
 /** The source table of the end-to-end run: enough rows that the progress bar visibly moves. */

@@ -13,7 +13,6 @@
 // Screenshots for the README go to docs/screenshots/ (notebook-results.png, interrupted.png, dark-theme.png).
 //
 // The steps share one page and run in order; once one fails, the rest are skipped.
-import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -24,7 +23,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../kernel-proxy/src/config.js';
 import { buildServer } from '../../kernel-proxy/src/server.js';
 import { silentLogger, testConfig } from '../../kernel-proxy/test/support/engine.js';
-import { CHROMIUM_MISSING, findChromium, launchBrowser, type TestBrowser, type TestPage } from '../support/browser.js';
+import { launchBrowser, type TestBrowser, type TestPage, browserSkipReason } from '../support/browser.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 // CHLAB_STATIC_DIR: test another build (CHLAB_APP_BUILD_DIR=… npm run build -w extension/app).
@@ -59,12 +58,7 @@ const BENIGN_WARNINGS: { pattern: RegExp; why: string }[] = [
   },
 ];
 
-const inCI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
-const chromium = findChromium();
-const bundleBuilt = existsSync(path.join(BUILD, 'bundle.js'));
-if (inCI && !chromium) throw new Error(`CI: ${CHROMIUM_MISSING}`);
-if (inCI && !bundleBuilt) throw new Error(`CI: no JupyterLab bundle in ${BUILD}; run node scripts/ensure-build.mjs`);
-const skipReason = !chromium ? CHROMIUM_MISSING : !bundleBuilt ? `no JupyterLab bundle in ${BUILD}; run node scripts/ensure-build.mjs` : '';
+const skipReason = browserSkipReason(BUILD);
 if (skipReason) it.skip(`notebook in the browser: skipped, ${skipReason}`, () => undefined);
 
 /** One output as the page shows it. */

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { CHROMIUM_MISSING, findChromium } from '../support/browser.js';
+import { browserSkipReason } from '../support/browser.js';
 import {
   SCREENSHOTS,
   STATIC_DIR,
@@ -31,11 +31,7 @@ import {
   type ResultsLab,
 } from '../support/results-lab.js';
 
-const inCI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
-const chromium = findChromium();
-if (inCI && !chromium) throw new Error(`CI: ${CHROMIUM_MISSING}`);
-if (inCI && !bundleBuilt()) throw new Error(`CI: no JupyterLab bundle with DuckDB-WASM in ${STATIC_DIR}`);
-const skipReason = !chromium ? CHROMIUM_MISSING : !bundleBuilt() ? `no JupyterLab bundle with DuckDB-WASM in ${STATIC_DIR}; run node scripts/ensure-build.mjs` : '';
+const skipReason = browserSkipReason(STATIC_DIR, bundleBuilt());
 if (skipReason) it.skip(`%%duckdb and exports in the browser: skipped, ${skipReason}`, () => undefined);
 
 const CAP = 50_000;

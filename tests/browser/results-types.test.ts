@@ -6,7 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM_MISSING, findChromium } from '../support/browser.js';
+import { browserSkipReason } from '../support/browser.js';
 import {
   SCREENSHOTS,
   STATIC_DIR,
@@ -22,11 +22,7 @@ import {
   type ResultsLab,
 } from '../support/results-lab.js';
 
-const inCI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
-const chromium = findChromium();
-if (inCI && !chromium) throw new Error(`CI: ${CHROMIUM_MISSING}`);
-if (inCI && !bundleBuilt()) throw new Error(`CI: no JupyterLab bundle with DuckDB-WASM in ${STATIC_DIR}`);
-const skipReason = !chromium ? CHROMIUM_MISSING : !bundleBuilt() ? `no JupyterLab bundle with DuckDB-WASM in ${STATIC_DIR}; run node scripts/ensure-build.mjs` : '';
+const skipReason = browserSkipReason(STATIC_DIR, bundleBuilt());
 if (skipReason) it.skip(`result types in the browser: skipped, ${skipReason}`, () => undefined);
 
 /** column, ClickHouse expression, grid text, DuckDB type, DuckDB value as VARCHAR (undefined: same as the grid). */

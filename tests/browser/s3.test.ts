@@ -2,7 +2,6 @@
 // embedded chDB in this process and an S3 server (npm s3rver + SigV4 check) in its own process. Fixtures are
 // written through ClickHouse. Browses bucket → folder → files (sizes, dates), pages a 105-file folder, inserts
 // a preview cell from the panel and runs it, runs typed %%s3 cells, and checks no key reaches the page.
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../kernel-proxy/src/config.js';
 import { buildServer } from '../../kernel-proxy/src/server.js';
 import { silentLogger, testConfig } from '../../kernel-proxy/test/support/engine.js';
-import { CHROMIUM_MISSING, findChromium, launchBrowser, type TestBrowser, type TestPage } from '../support/browser.js';
+import { launchBrowser, type TestBrowser, type TestPage, browserSkipReason } from '../support/browser.js';
 import { startTestS3, type TestS3 } from '../support/s3-server.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -29,12 +28,7 @@ const BENIGN = [
   /^The kernel manager does not support the kernelInfoTimeout property\.$/,
 ];
 
-const inCI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
-const chromium = findChromium();
-const bundleBuilt = existsSync(path.join(BUILD, 'bundle.js'));
-if (inCI && !chromium) throw new Error(`CI: ${CHROMIUM_MISSING}`);
-if (inCI && !bundleBuilt) throw new Error(`CI: no JupyterLab bundle in ${BUILD}; run node scripts/ensure-build.mjs`);
-const skipReason = !chromium ? CHROMIUM_MISSING : !bundleBuilt ? `no JupyterLab bundle in ${BUILD}; run node scripts/ensure-build.mjs` : '';
+const skipReason = browserSkipReason(BUILD);
 if (skipReason) it.skip(`S3 browser test: skipped, ${skipReason}`, () => undefined);
 
 interface PanelItem {

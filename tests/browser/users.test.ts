@@ -2,14 +2,14 @@
 // on the session cookie (no token in the page), a new ClickHouse notebook runs a SELECT, and a CREATE TABLE is
 // refused by ClickHouse because the user is an analyst (allow_ddl = 0). The audit log then holds the login and both
 // statements, and is refused to the analyst.
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildServer } from '../../kernel-proxy/src/server.js';
 import { hashPassword, newToken, tokenHash } from '../../kernel-proxy/src/access/password.js';
 import { silentLogger, testConfig } from '../../kernel-proxy/test/support/engine.js';
-import { CHROMIUM_MISSING, findChromium, launchBrowser, type TestBrowser } from '../support/browser.js';
+import { launchBrowser, type TestBrowser, browserSkipReason } from '../support/browser.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const BUILD = path.join(ROOT, 'extension', 'app', 'build');
@@ -18,12 +18,7 @@ const PASSWORD = 'viewer password 123';
 const ADMIN_TOKEN = newToken();
 const ADMIN_PASSWORD = 'admin password 456';
 
-const inCI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
-const chromium = findChromium();
-const bundleBuilt = existsSync(path.join(BUILD, 'bundle.js'));
-if (inCI && !chromium) throw new Error(`CI: ${CHROMIUM_MISSING}`);
-if (inCI && !bundleBuilt) throw new Error(`CI: no JupyterLab bundle in ${BUILD}; run node scripts/ensure-build.mjs`);
-const skipReason = !chromium ? CHROMIUM_MISSING : !bundleBuilt ? `no JupyterLab bundle in ${BUILD}` : '';
+const skipReason = browserSkipReason(BUILD);
 
 let app: FastifyInstance;
 let browser: TestBrowser;

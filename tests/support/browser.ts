@@ -9,6 +9,7 @@
 //
 // Only loopback hosts may be loaded (the product must not reach a CDN): requests to any other host are
 // aborted before they leave the browser and listed in `blocked`.
+import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type ConsoleMessage, type Page } from 'playwright-core';
 
@@ -129,4 +130,15 @@ export async function launchBrowser(opts: LaunchOptions = {}): Promise<TestBrows
       await browser.close().catch(() => undefined);
     },
   };
+}
+
+/**
+ * Why a browser test file cannot run on this machine ('' when it can): no Chromium, or no built JupyterLab bundle
+ * in `buildDir`. Under CI either is an error, not a skip.
+ */
+export function browserSkipReason(buildDir: string, bundleReady: boolean = existsSync(path.join(buildDir, 'bundle.js'))): string {
+  const inCI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
+  const missing = !findChromium() ? CHROMIUM_MISSING : !bundleReady ? `no JupyterLab bundle in ${buildDir}; run node scripts/ensure-build.mjs` : '';
+  if (missing && inCI) throw new Error(`CI: ${missing}`);
+  return missing;
 }

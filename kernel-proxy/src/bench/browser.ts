@@ -6,17 +6,14 @@
 //     same rows held in a Memory table;
 //   - the page's JavaScript heap before and after (the rows live in DuckDB's worker).
 // Env: CHROMIUM_PATH (default /usr/bin/chromium), CHLAB_STATIC_DIR (another app build).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { median } from './process-memory.js';
+import { startProxyProcess, type ProxyProcess } from './proxy-process.js';
 import { RESULT_QUERY } from './results.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const CLI = path.join(here, '..', 'cli.js');
 const ROWS = 1_000_000;
 const RUNS = 3;
 const GROUP_BY_DUCKDB = 'SELECT quantity % 10 AS bucket, count(*) AS n, sum(amount) AS amount, avg(ratio) AS ratio FROM _ GROUP BY bucket ORDER BY bucket';
@@ -28,32 +25,8 @@ function findChromium(): string {
   return found;
 }
 
-async function startProxy(notebookDir: string): Promise<{ child: ChildProcess; baseUrl: string; token: string; dataDir: string }> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'chlab-bench-browser-'));
-  const token = 'bench-browser-token-0123456789';
-  const child = spawn(process.execPath, [CLI, 'start'], {
-    env: {
-      ...process.env,
-      PORT: '0',
-      CHLAB_TOKEN: token,
-      CHLAB_DATA_DIR: dataDir,
-      CHLAB_NOTEBOOK_DIR: notebookDir,
-      CHLAB_LOG_LEVEL: 'warn',
-      CHLAB_S3_DEMO: '0',
-      CHLAB_DEMO_POSTGRES: '0',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const baseUrl = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d;
-      const match = /(http:\/\/[\d.]+:\d+)\/lab\?token=/.exec(out);
-      if (match) resolve(match[1]!);
-    });
-    child.on('exit', (code) => reject(new Error(`proxy exited with ${code}`)));
-  });
-  return { child, baseUrl, token, dataDir };
+function startProxy(notebookDir: string): Promise<ProxyProcess> {
+  return startProxyProcess('browser', { CHLAB_NOTEBOOK_DIR: notebookDir });
 }
 
 function notebook(cells: string[]): string {

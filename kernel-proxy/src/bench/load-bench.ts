@@ -5,58 +5,31 @@
 // kernel running the same small queries alone on the same proxy.
 // Env: CHLAB_BENCH_LOAD_KERNELS (50), CHLAB_BENCH_LOAD_QUERIES (5 per kernel), CHLAB_BENCH_LOAD_BIG_ROWS (2000000),
 // CHLAB_BENCH_LOAD_MIGRATION_ROWS (100000), CHLAB_BENCH_LOAD_BASELINE_RUNS (10).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { rmSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import pg from 'pg';
 import { startBenchPostgres, type BenchPostgres } from './pg-cluster.js';
 import { quantile, runLoadScenario } from './load.js';
+import { startProxyProcess, type ProxyProcess } from './proxy-process.js';
 
 const KERNELS = Number(process.env.CHLAB_BENCH_LOAD_KERNELS ?? 50);
 const QUERIES = Number(process.env.CHLAB_BENCH_LOAD_QUERIES ?? 5);
 const BIG_ROWS = Number(process.env.CHLAB_BENCH_LOAD_BIG_ROWS ?? 2_000_000);
 const MIGRATION_ROWS = Number(process.env.CHLAB_BENCH_LOAD_MIGRATION_ROWS ?? 100_000);
 const BASELINE_RUNS = Math.max(1, Number(process.env.CHLAB_BENCH_LOAD_BASELINE_RUNS ?? 10));
-const here = path.dirname(fileURLToPath(import.meta.url));
-const CLI = path.join(here, '..', 'cli.js');
 const log = (s: string) => process.stdout.write(`${s}\n`);
 const ms = (x: number) => `${x.toFixed(1)} ms`;
 
-async function startProxy(server: BenchPostgres): Promise<{ child: ChildProcess; baseUrl: string; token: string; dataDir: string }> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'chlab-bench-load-'));
-  const token = 'bench-load-token-0123456789';
-  const child = spawn(process.execPath, [CLI, 'start'], {
-    env: {
-      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(CLICKHOUSE_|POSTGRES_|S3_|AWS_)/.test(k))),
-      PORT: '0',
-      CHLAB_TOKEN: token,
-      CHLAB_DATA_DIR: dataDir,
-      CHLAB_NOTEBOOK_DIR: path.join(dataDir, 'notebooks'),
-      CHLAB_MAX_RESULT_ROWS: String(Math.max(1_000_000, BIG_ROWS * 2)),
-      CHLAB_MAX_RESULT_BYTES: String(1024 ** 3),
-      CHLAB_LOG_LEVEL: 'warn',
-      CHLAB_S3_DEMO: '0',
-      CHLAB_DEMO_POSTGRES: '0',
-      POSTGRES_HOST: server.host,
-      POSTGRES_PORT: String(server.port),
-      POSTGRES_USER: server.user,
-      POSTGRES_PASSWORD: server.password,
-      POSTGRES_DB: server.database,
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
+function startProxy(server: BenchPostgres): Promise<ProxyProcess> {
+  return startProxyProcess('load', {
+    CHLAB_MAX_RESULT_ROWS: String(Math.max(1_000_000, BIG_ROWS * 2)),
+    CHLAB_MAX_RESULT_BYTES: String(1024 ** 3),
+    POSTGRES_HOST: server.host,
+    POSTGRES_PORT: String(server.port),
+    POSTGRES_USER: server.user,
+    POSTGRES_PASSWORD: server.password,
+    POSTGRES_DB: server.database,
   });
-  const baseUrl = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d;
-      const match = /(http:\/\/[\d.]+:\d+)\/lab\?token=/.exec(out);
-      if (match) resolve(match[1]!);
-    });
-    child.on('exit', (code) => reject(new Error(`proxy exited with ${code}`)));
-  });
-  return { child, baseUrl, token, dataDir };
 }
 
 export async function runLoadBench(): Promise<Record<string, number>> {

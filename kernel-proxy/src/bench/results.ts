@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -6,9 +6,9 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { decodeFrame, encodeMessage, V1_PROTOCOL } from '../kernel/wire.js';
 import { MemorySampler, median, mib } from './process-memory.js';
+import { startProxyProcess, type ProxyProcess } from './proxy-process.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const CLI = path.join(here, '..', 'cli.js');
 const ROWS = 1_000_000;
 const RUNS = 3;
 
@@ -69,34 +69,8 @@ async function baselineRun(): Promise<Timing> {
   }
 }
 
-async function startProxy(): Promise<{ child: ChildProcess; baseUrl: string; token: string; dataDir: string }> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'chlab-bench-proxy-'));
-  const token = 'bench-token-0123456789';
-  const child = spawn(process.execPath, [CLI, 'start'], {
-    env: {
-      ...process.env,
-      PORT: '0',
-      CHLAB_TOKEN: token,
-      CHLAB_DATA_DIR: dataDir,
-      CHLAB_NOTEBOOK_DIR: path.join(dataDir, 'notebooks'),
-      CHLAB_MAX_RESULT_ROWS: String(ROWS * 2),
-      CHLAB_MAX_RESULT_BYTES: String(4 * 1024 ** 3),
-      CHLAB_LOG_LEVEL: 'warn',
-      CHLAB_S3_DEMO: '0',
-      CHLAB_DEMO_POSTGRES: '0',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const baseUrl = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d;
-      const match = /(http:\/\/[\d.]+:\d+)\/lab\?token=/.exec(out);
-      if (match) resolve(match[1]!);
-    });
-    child.on('exit', (code) => reject(new Error(`proxy exited with ${code}`)));
-  });
-  return { child, baseUrl, token, dataDir };
+function startProxy(): Promise<ProxyProcess> {
+  return startProxyProcess('proxy', { CHLAB_MAX_RESULT_ROWS: String(ROWS * 2), CHLAB_MAX_RESULT_BYTES: String(4 * 1024 ** 3) });
 }
 
 /** One execute of RESULT_QUERY through the proxy to a WebSocket client holding the chlab.results comm. */
