@@ -12,11 +12,11 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../kernel-proxy/src/config.js';
 import { buildServer } from '../../kernel-proxy/src/server.js';
 import { silentLogger, testConfig } from '../../kernel-proxy/test/support/engine.js';
-import { launchBrowser, type TestBrowser, type TestPage, browserSkipReason } from '../support/browser.js';
+import { launchBrowser, type TestBrowser, type TestPage, browserSkipReason, skipAfterFailedStep } from '../support/browser.js';
 import { hasSharedPostgres, sharedPostgres } from '../support/services.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -207,7 +207,6 @@ describe.skipIf(!!skipReason)('%%migrate outputs in JupyterLab (headless Chromiu
   let browser: TestBrowser;
   let tab: TestPage;
   let page: Page;
-  let broken = false;
 
   const waitForLab = async (load: () => Promise<unknown>) => {
     const started = page.waitForEvent('console', { predicate: (m) => m.text() === 'chlab: JupyterLab started', timeout: 60_000 });
@@ -272,12 +271,7 @@ describe.skipIf(!!skipReason)('%%migrate outputs in JupyterLab (headless Chromiu
     if (notebookDir) await rm(notebookDir, { recursive: true, force: true });
   });
 
-  beforeEach((context) => {
-    if (broken) context.skip('an earlier step failed');
-    context.onTestFailed(() => {
-      broken = true;
-    });
-  });
+  skipAfterFailedStep();
 
   it('renders saved plan, progress and summary outputs', async () => {
     await waitForLab(() => page.goto(`${base}/lab/tree/saved-migration.ipynb?token=${TOKEN}`));

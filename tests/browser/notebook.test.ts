@@ -19,11 +19,11 @@ import path from 'node:path';
 import { createChdbConnection, type ChdbConnection } from 'chdb/connection';
 import type { FastifyInstance } from 'fastify';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../kernel-proxy/src/config.js';
 import { buildServer } from '../../kernel-proxy/src/server.js';
 import { silentLogger, testConfig } from '../../kernel-proxy/test/support/engine.js';
-import { launchBrowser, type TestBrowser, type TestPage, browserSkipReason } from '../support/browser.js';
+import { launchBrowser, type TestBrowser, type TestPage, browserSkipReason, skipAfterFailedStep } from '../support/browser.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 // CHLAB_STATIC_DIR: test another build (CHLAB_APP_BUILD_DIR=… npm run build -w extension/app).
@@ -166,7 +166,6 @@ describe.skipIf(!!skipReason)('a ClickHouse notebook in JupyterLab (headless Chr
    * proxy's own session runs one statement at a time, so a REST query would wait for the cell to finish).
    */
   let observer: ChdbConnection | undefined;
-  let broken = false;
   /** The quickstart's outputs as shown before saving, to compare after the reload. */
   let shownBeforeSave: { prompt: string; outputs: Output[] }[] = [];
 
@@ -249,12 +248,7 @@ describe.skipIf(!!skipReason)('a ClickHouse notebook in JupyterLab (headless Chr
     if (notebookDir) await rm(notebookDir, { recursive: true, force: true });
   });
 
-  beforeEach((context) => {
-    if (broken) context.skip('an earlier step failed');
-    context.onTestFailed(() => {
-      broken = true;
-    });
-  });
+  skipAfterFailedStep();
 
   it('starts JupyterLab: the file browser lists quickstart.ipynb, the launcher offers a ClickHouse notebook', async () => {
     tab = await browser.newPage();

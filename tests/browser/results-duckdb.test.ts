@@ -14,8 +14,8 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { browserSkipReason } from '../support/browser.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { browserSkipReason, skipAfterFailedStep } from '../support/browser.js';
 import {
   SCREENSHOTS,
   STATIC_DIR,
@@ -62,7 +62,6 @@ const cellGrid = (index: number) => `.jp-NotebookPanel:not(.lm-mod-hidden) .jp-C
 describe.skipIf(!!skipReason)('%%duckdb re-query, result cap and exports (headless Chromium, real proxy)', () => {
   let lab: ResultsLab;
   let page: Page;
-  let broken = false;
   let proxyQueriesBefore = 0;
 
   const historyTotal = async () => {
@@ -98,12 +97,7 @@ describe.skipIf(!!skipReason)('%%duckdb re-query, result cap and exports (headle
     await lab?.close();
   });
 
-  beforeEach((context) => {
-    if (broken) context.skip('an earlier step failed');
-    context.onTestFailed(() => {
-      broken = true;
-    });
-  }, STEP);
+  skipAfterFailedStep(STEP);
 
   it('cuts a result at the cap and says so; the name and _N address it in DuckDB', async () => {
     const [trips] = await readGrids(page, 0);

@@ -11,9 +11,9 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { CDPSession, Page } from 'playwright-core';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESULT_QUERY } from '../../kernel-proxy/src/bench/results.js';
-import { browserSkipReason } from '../support/browser.js';
+import { browserSkipReason, skipAfterFailedStep } from '../support/browser.js';
 import {
   SCREENSHOTS,
   STATIC_DIR,
@@ -44,7 +44,6 @@ describe.skipIf(!!skipReason)('a 1,000,000-row result in the browser (headless C
   let lab: ResultsLab;
   let page: Page;
   let cdp: CDPSession;
-  let broken = false;
 
   const heapMb = async () => {
     await cdp.send('HeapProfiler.collectGarbage');
@@ -79,12 +78,7 @@ describe.skipIf(!!skipReason)('a 1,000,000-row result in the browser (headless C
     await lab?.close();
   });
 
-  beforeEach((context) => {
-    if (broken) context.skip('an earlier step failed');
-    context.onTestFailed(() => {
-      broken = true;
-    });
-  });
+  skipAfterFailedStep();
 
   it('streams 1,000,000 rows into the grid: first rows at once, the count growing, all rows at the end', async () => {
     const heapBefore = await heapMb();
@@ -129,6 +123,15 @@ describe.skipIf(!!skipReason)('a 1,000,000-row result in the browser (headless C
     // The rows are in DuckDB's worker, not in the page's heap.
     const heapAfter = await heapMb();
     expect(heapAfter - heapBefore, `heap ${heapBefore.toFixed(0)} → ${heapAfter.toFixed(0)} MB`).toBeLessThan(60);
+    // The page asked for ZSTD-compressed batches (ClickHouse compresses them; the page decodes them for DuckDB).
+    const compression = await page.evaluate(
+      () =>
+        (window as unknown as { __chlabResultsCompression: { asked: string; batches: number; compressedBatches: number; receivedBytes: number; uncompressedBytes: number } })
+          .__chlabResultsCompression,
+    );
+    expect(compression.asked).toBe('zstd');
+    expect(compression.compressedBatches, JSON.stringify(compression)).toBe(compression.batches);
+    expect(compression.receivedBytes, JSON.stringify(compression)).toBeLessThan(compression.uncompressedBytes / 2);
   }, STEP);
 
   it('scrolls to the middle and to the end: rows come from DuckDB by window, a screenful in the DOM, heap bounded', async () => {

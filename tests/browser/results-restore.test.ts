@@ -10,8 +10,8 @@
 import { readFile } from 'node:fs/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { browserSkipReason } from '../support/browser.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { browserSkipReason, skipAfterFailedStep } from '../support/browser.js';
 import {
   STATIC_DIR,
   bundleBuilt,
@@ -19,8 +19,8 @@ import {
   openNotebook,
   readCells,
   readGrids,
-  runAll,
   runCell,
+  openAndRunAll,
   startResultsLab,
   unexpectedConsole,
   waitForIdle,
@@ -47,7 +47,6 @@ const cellSelector = (index: number) => `.jp-NotebookPanel:not(.lm-mod-hidden) .
 describe.skipIf(!!skipReason)('saved results, Interrupt and Parquet in the browser (headless Chromium, real proxy)', () => {
   let lab: ResultsLab;
   let page: Page;
-  let broken = false;
 
   /** Appends a code cell to the current notebook and returns its index. */
   const appendCell = (source: string) =>
@@ -97,22 +96,14 @@ describe.skipIf(!!skipReason)('saved results, Interrupt and Parquet in the brows
 
   beforeAll(async () => {
     lab = await startResultsLab({ token: 'results-restore-token-0123456789', env: { CHLAB_PREVIEW_ROWS: '100' }, notebooks: { [NOTEBOOK]: CELLS } });
-    page = (await lab.open()).page;
-    await openNotebook(page, NOTEBOOK);
-    await runAll(page);
-    await waitForResults(page);
+    page = await openAndRunAll(lab, NOTEBOOK);
   }, STEP);
 
   afterAll(async () => {
     await lab?.close();
   });
 
-  beforeEach((context) => {
-    if (broken) context.skip('an earlier step failed');
-    context.onTestFailed(() => {
-      broken = true;
-    });
-  }, STEP);
+  skipAfterFailedStep(STEP);
 
   it('after save and reload, `_1`, `_` and named results are DuckDB tables again, from the saved previews', async () => {
     expect((await readGrids(page, 0))[0]!.names).toBe('DuckDB: _1, trips');

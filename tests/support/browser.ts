@@ -11,6 +11,7 @@
 // aborted before they leave the browser and listed in `blocked`.
 import path from 'node:path';
 import { existsSync } from 'node:fs';
+import { beforeEach } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type ConsoleMessage, type Page } from 'playwright-core';
 
 export const CHROMIUM_ARGS = [
@@ -141,4 +142,18 @@ export function browserSkipReason(buildDir: string, bundleReady: boolean = exist
   const missing = !findChromium() ? CHROMIUM_MISSING : !bundleReady ? `no JupyterLab bundle in ${buildDir}; run node scripts/ensure-build.mjs` : '';
   if (missing && inCI) throw new Error(`CI: ${missing}`);
   return missing;
+}
+
+/**
+ * The tests of a describe block are the steps of one scenario in a page: once a step fails, the later ones are
+ * skipped (they build on it) instead of failing for the same reason.
+ */
+export function skipAfterFailedStep(timeout?: number): void {
+  let failed = false;
+  beforeEach((context) => {
+    if (failed) context.skip('an earlier step failed');
+    context.onTestFailed(() => {
+      failed = true;
+    });
+  }, timeout);
 }

@@ -193,6 +193,15 @@ export function readCells(page: Page): Promise<CellState[]> {
 }
 
 /** Runs every cell and waits until none is running and the kernel is idle. */
+/** A new page of the lab with `notebookPath` open, every cell run and every result in. */
+export async function openAndRunAll(lab: ResultsLab, notebookPath: string): Promise<Page> {
+  const { page } = await lab.open();
+  await openNotebook(page, notebookPath);
+  await runAll(page);
+  await waitForResults(page);
+  return page;
+}
+
 export async function runAll(page: Page, timeout = 180_000): Promise<void> {
   await command(page, 'notebook:run-all-cells');
   await waitForIdle(page, timeout);

@@ -1,9 +1,11 @@
 import type { ISessionContext } from '@jupyterlab/apputils';
 import type { Kernel, KernelMessage } from '@jupyterlab/services';
 
+import { ARROW_COMPRESSION, compressionStats, registerZstd } from './compression.js';
 import { getDuckDB } from './duckdb/engine.js';
 import { decodeBase64Payload } from './metadata.js';
 import { type ResultColumn, type ResultRegistry, resultName } from './registry.js';
+import { resultsSettings } from './settings.js';
 
 export const RESULTS_COMM_TARGET = 'chlab.results';
 export const ARROW_MIME = 'application/vnd.apache.arrow.stream';
@@ -21,7 +23,12 @@ interface Attached {
   /** Set when the server forgot the comm (restart, reconnect): opened again once the kernel answers. */
   stale: boolean;
   connectedOnce: boolean;
+  /** Results streaming from this kernel that have not ended yet. */
+  receiving: Set<string>;
 }
+
+/** Why a result that was streaming when its kernel restarted (or died) stopped. */
+export const KERNEL_RESTARTED_ERROR = 'The kernel restarted (or stopped) before the result ended.';
 
 const MAX_REMEMBERED_EXECUTIONS = 500;
 
@@ -37,7 +44,9 @@ export class ResultsComms {
   /** execute_request msg_id → what the kernel said it runs (`execute_input`). */
   private readonly executions = new Map<string, ExecuteInfo>();
 
-  constructor(private readonly registry: ResultRegistry) {}
+  constructor(private readonly registry: ResultRegistry) {
+    registerZstd();
+  }
 
   /** Follows the kernel of a notebook or console. */
   watch(sessionContext: ISessionContext): void {
@@ -66,7 +75,13 @@ export class ResultsComms {
     if (this.attached.has(kernel) || kernel.isDisposed || !kernel.handleComms) {
       return;
     }
-    const state: Attached = { kernel, comm: undefined, stale: false, connectedOnce: kernel.connectionStatus === 'connected' };
+    const state: Attached = {
+      kernel,
+      comm: undefined,
+      stale: false,
+      connectedOnce: kernel.connectionStatus === 'connected',
+      receiving: new Set()
+    };
     this.attached.set(kernel, state);
     kernel.iopubMessage.connect(this.onIOPub, this);
     kernel.statusChanged.connect(this.onStatus, this);
@@ -108,12 +123,14 @@ export class ResultsComms {
       state.comm.dispose();
     }
     const comm = kernel.createComm(RESULTS_COMM_TARGET);
-    comm.onMsg = message => this.onCommMsg(message);
+    comm.onMsg = message => this.onCommMsg(state, message);
     state.comm = comm;
     state.stale = false;
     try {
-      // No reply comes for comm_open.
-      comm.open({}).done.catch(() => undefined);
+      // No reply comes for comm_open. Batches may come ZSTD-compressed: the page reads them (./compression.ts).
+      const arrowCompression = resultsSettings.compressResults ? ARROW_COMPRESSION : 'none';
+      compressionStats.asked = arrowCompression;
+      comm.open({ arrow_compression: arrowCompression }).done.catch(() => undefined);
     } catch (reason) {
       console.warn('chlab: could not open the results comm', reason);
     }
@@ -126,6 +143,7 @@ export class ResultsComms {
     }
     if (status === 'restarting' || status === 'autorestarting' || status === 'dead') {
       state.stale = true;
+      this.endReceiving(state);
     } else if (state.stale && (status === 'idle' || status === 'busy' || status === 'starting')) {
       this.open(state);
     }
@@ -143,7 +161,20 @@ export class ResultsComms {
     state.connectedOnce = true;
   }
 
-  private onCommMsg(message: KernelMessage.ICommMsgMsg): void {
+  /**
+   * A restart stops the kernel's queries and forgets its comms: the end of a result streaming then never comes.
+   * It ends here, as a query stopped before its result ended (its grid keeps the rows that came).
+   */
+  private endReceiving(state: Attached): void {
+    for (const id of state.receiving) {
+      if (this.registry.get(id)?.state === 'receiving') {
+        this.registry.finish(id, { error: KERNEL_RESTARTED_ERROR });
+      }
+    }
+    state.receiving.clear();
+  }
+
+  private onCommMsg(state: Attached, message: KernelMessage.ICommMsgMsg): void {
     const data = (message.content.data ?? {}) as Record<string, unknown>;
     const id = typeof data.result_id === 'string' ? data.result_id : undefined;
     if (!id) {
@@ -155,6 +186,7 @@ export class ResultsComms {
       record.executionCount = execution.executionCount;
     }
     if (data.done === true) {
+      state.receiving.delete(id);
       this.registry.finish(id, { truncated: data.truncated === true, error: typeof data.error === 'string' ? data.error : undefined });
       return;
     }
@@ -162,6 +194,7 @@ export class ResultsComms {
     if (!buffer) {
       return;
     }
+    state.receiving.add(id);
     const bytes =
       buffer instanceof ArrayBuffer
         ? new Uint8Array(buffer)
@@ -170,7 +203,7 @@ export class ResultsComms {
     this.registry.receiveBatch(id, Number(data.rows) || 0, bytes, columns);
   }
 
-  private onIOPub(_kernel: Kernel.IKernelConnection, message: KernelMessage.IIOPubMessage): void {
+  private onIOPub(kernel: Kernel.IKernelConnection, message: KernelMessage.IIOPubMessage): void {
     const type = message.header.msg_type;
     const parentId = (message.parent_header as { msg_id?: string }).msg_id ?? '';
     if (type === 'execute_input') {
@@ -198,6 +231,7 @@ export class ResultsComms {
       // The first rows of a result still streaming: its record says it is live (not a saved output).
       if (typeof metadata.result_id === 'string') {
         this.registry.ensure(metadata.result_id);
+        this.attached.get(kernel)?.receiving.add(metadata.result_id);
       }
       return;
     }
@@ -212,6 +246,7 @@ export class ResultsComms {
     if (metadata.engine === 'duckdb') {
       return;
     }
+    this.attached.get(kernel)?.receiving.delete(resultId);
     void this.registry
       .finalize(resultId, preview, {
         executionCount: execution?.executionCount,

@@ -11,7 +11,7 @@ import { createTableAs, duckdbCellBody, firstKeyword, isDuckDBCell, splitDuckDBS
 export { duckdbCellBody, isDuckDBCell };
 import { ArrowPage, gridColumns } from './grid/source.js';
 import { type ResultColumn, type ResultRegistry, resultName, resultRegistry, savedPreviewNote } from './registry.js';
-import { formatElapsed, formatRowCount } from './summary.js';
+import { formatBytes, formatElapsed, formatRowCount } from './summary.js';
 
 /** Rows of a `%%duckdb` result kept in the notebook (as for SQL results). */
 export const DUCKDB_PREVIEW_ROWS = 1000;
@@ -31,10 +31,19 @@ function toBase64(bytes: Uint8Array): string {
 
 let duckResultCounter = 0;
 
-function missingTableHint(message: string): string {
+function missingTableHint(message: string, registry: ResultRegistry): string {
   const missing = /Table with name (\S+) does not exist/.exec(message)?.[1];
   if (!missing) {
     return message;
+  }
+  const evicted = registry.evictedName(missing.replace(/^"(.*)"$/, '$1'));
+  if (evicted) {
+    const cell = evicted.executionCount !== undefined ? ` (the cell that ran as [${evicted.executionCount}])` : '';
+    return (
+      `${message}\n\n${missing} was dropped from this browser tab to keep results within their memory budget ` +
+      `(${formatBytes(evicted.budget)}, setting "Memory for results in the browser"): older results go first, ` +
+      `_ and results named with -- name: are kept. Run its SQL cell again${cell} to load it back.`
+    );
   }
   return (
     `${message}\n\nResults of SQL cells are loaded into DuckDB in this browser tab when they run (as _N, _ and ` +
@@ -199,7 +208,7 @@ async function runStatements(
         return outputs;
       }
       const message = reason instanceof Error ? reason.message : String(reason);
-      const evalue = missingTableHint(message);
+      const evalue = missingTableHint(message, registry);
       outputs.push({ output_type: 'error', ename: 'DuckDBError', evalue, traceback: [`DuckDBError: ${evalue}`] });
       return outputs;
     }
@@ -211,35 +220,58 @@ async function runStatements(
 }
 
 /**
- * The notebook's Interrupt (toolbar, Kernel menu, `I, I`) ends in `kernel.interrupt()`: the `%%duckdb` cells
- * running for that kernel's notebook are aborted with it, then the kernel is interrupted as usual.
+ * What stops cells on a kernel: the notebook's Interrupt (toolbar, Kernel menu, `I, I`), which ends in
+ * `kernel.interrupt()`, and a restart (or the kernel dying). Either aborts the `%%duckdb` cells running for that
+ * kernel's notebook and starts a new epoch: cells queued before it do not run afterwards, as the kernel drops
+ * its own queue (`stop_on_error`).
  */
-class Interrupts {
+class KernelStops {
   private readonly running = new WeakMap<Kernel.IKernelConnection, Set<AbortController>>();
-  private readonly patched = new WeakSet<Kernel.IKernelConnection>();
+  private readonly epochs = new WeakMap<Kernel.IKernelConnection, number>();
+
+  /** Counts the interrupts and restarts of `kernel`: a cell queued in an earlier epoch does not run. */
+  epoch(kernel: Kernel.IKernelConnection | null | undefined): number {
+    if (!kernel) {
+      return 0;
+    }
+    this.follow(kernel);
+    return this.epochs.get(kernel)!;
+  }
 
   /** An abort signal for a cell run on `kernel`; call the returned function when it is done. */
   watch(kernel: Kernel.IKernelConnection | null | undefined, controller: AbortController): () => void {
     if (!kernel) {
       return () => undefined;
     }
-    if (!this.patched.has(kernel)) {
-      this.patched.add(kernel);
-      const interrupt = kernel.interrupt.bind(kernel);
-      kernel.interrupt = () => {
-        for (const running of this.running.get(kernel) ?? []) {
-          running.abort();
-        }
-        return interrupt();
-      };
-    }
-    let set = this.running.get(kernel);
-    if (!set) {
-      set = new Set();
-      this.running.set(kernel, set);
-    }
+    this.follow(kernel);
+    const set = this.running.get(kernel)!;
     set.add(controller);
     return () => set.delete(controller);
+  }
+
+  private follow(kernel: Kernel.IKernelConnection): void {
+    if (this.epochs.has(kernel)) {
+      return;
+    }
+    this.epochs.set(kernel, 0);
+    this.running.set(kernel, new Set());
+    const interrupt = kernel.interrupt.bind(kernel);
+    kernel.interrupt = () => {
+      this.stop(kernel);
+      return interrupt();
+    };
+    kernel.statusChanged.connect((_, status) => {
+      if (status === 'restarting' || status === 'autorestarting' || status === 'dead') {
+        this.stop(kernel);
+      }
+    });
+  }
+
+  private stop(kernel: Kernel.IKernelConnection): void {
+    this.epochs.set(kernel, (this.epochs.get(kernel) ?? 0) + 1);
+    for (const running of this.running.get(kernel) ?? []) {
+      running.abort();
+    }
   }
 }
 
@@ -257,7 +289,7 @@ interface NotebookChain {
  */
 export class ChlabCellExecutor implements INotebookCellExecutor {
   private readonly chains = new WeakMap<INotebookModel, NotebookChain>();
-  private readonly interrupts = new Interrupts();
+  private readonly stops = new KernelStops();
 
   constructor(private readonly registry: ResultRegistry = resultRegistry) {}
 
@@ -273,12 +305,16 @@ export class ChlabCellExecutor implements INotebookCellExecutor {
   runCell(options: INotebookCellExecutor.IRunCellOptions): Promise<boolean> {
     const chain = this.chainOf(options.notebook);
     const { cell } = options;
+    // An Interrupt or a restart after this cell was queued, and before it started, cancels it.
+    const kernel = options.sessionContext?.session?.kernel;
+    const epoch = this.stops.epoch(kernel);
+    const stopped = () => this.stops.epoch(kernel) !== epoch;
     if (cell.model.type === 'code' && isDuckDBCell(cell.model.sharedModel.getSource())) {
       const before = [chain.barrier, ...chain.pending];
       (cell.model as ICodeCellModel).executionState = 'running';
       const run = Promise.allSettled(before).then(results => {
         const failed = results.some(r => r.status === 'rejected' || r.value === false);
-        return failed ? this.skip(options) : this.runDuckDB(options);
+        return failed || stopped() ? this.skip(options) : this.runDuckDB(options);
       });
       const settled = run.catch(() => false);
       chain.barrier = settled;
@@ -290,8 +326,10 @@ export class ChlabCellExecutor implements INotebookCellExecutor {
       });
       return run;
     }
+    // A kernel cell queued behind a `%%duckdb` cell waits here, not in the kernel's queue: when that cell
+    // fails or is interrupted, it is dropped as the kernel would drop it.
     const barrier = chain.barrier;
-    const run = barrier.then(() => runCell(options));
+    const run = barrier.then(ok => (ok && !stopped() ? runCell(options) : false));
     chain.pending.add(run);
     const forget = () => chain.pending.delete(run);
     run.then(forget, forget);
@@ -311,7 +349,7 @@ export class ChlabCellExecutor implements INotebookCellExecutor {
     model.executionState = 'running';
     let outputs: nbformat.IOutput[];
     const controller = new AbortController();
-    const release = this.interrupts.watch(sessionContext?.session?.kernel, controller);
+    const release = this.stops.watch(sessionContext?.session?.kernel, controller);
     try {
       outputs = await runDuckDBCell(model.sharedModel.getSource(), this.registry, controller.signal);
     } catch (reason) {

@@ -36,7 +36,10 @@ export const resultsSettingsPlugin: JupyterFrontEndPlugin<void> = {
     registry
       .load(resultsSettingsPlugin.id)
       .then(settings => {
-        const apply = (): void => resultsSettings.update(settings.composite);
+        const apply = (): void => {
+          resultsSettings.update(settings.composite);
+          resultRegistry.setMemoryBudget(resultsSettings.memoryBudgetBytes).catch(reason => console.warn('chlab: could not apply the results memory budget', reason));
+        };
         apply();
         settings.changed.connect(apply);
       })

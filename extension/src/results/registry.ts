@@ -1,6 +1,7 @@
 import { Signal } from '@lumino/signaling';
-import { type Schema, type Table, tableFromIPC, tableToIPC } from 'apache-arrow';
+import { type Schema, Table, tableFromIPC, tableToIPC } from 'apache-arrow';
 
+import { type IpcInfo, countBatch, inspectIpc, registerZstd, uncompressedIpc } from './compression.js';
 import { type DuckDBLoadPlan, convertTable, planDuckDBLoad } from './duckdb/prepare.js';
 import { type DuckEngine, RESULTS_SCHEMA, getDuckDB, quoteIdent, resultTableRef } from './duckdb/engine.js';
 
@@ -61,6 +62,10 @@ export class ResultRecord {
    * the preview kept in the notebook, of `totalRows` rows the query gave.
    */
   saved: { totalRows: number } | undefined;
+  /** The names it had when it was evicted. */
+  evictedNames: string[] = [];
+  /** A grid's own copy of its preview (to sort or chart it): not a result, never evicted. */
+  viewCopy = false;
   readonly createdAt = Date.now();
 
   constructor(
@@ -114,6 +119,22 @@ export function savedPreviewNote(rows: number, totalRows: number, names: string[
   return `${names.join(', ')} ${names.length === 1 ? 'holds' : 'hold'} only the saved preview: ${counts} — re-run its cell for all`;
 }
 
+interface PendingBatch {
+  bytes: Uint8Array;
+  info: IpcInfo;
+  rows: number;
+}
+
+/** One uncompressed IPC stream of the batches (each an IPC stream of the same schema, maybe compressed). */
+function joinedIpc(batches: PendingBatch[]): Uint8Array {
+  if (batches.length === 1) {
+    return uncompressedIpc(batches[0].bytes, batches[0].info);
+  }
+  registerZstd();
+  const tables = batches.map(b => tableFromIPC(b.bytes));
+  return tableToIPC(new Table(tables[0].schema, tables.flatMap(t => t.batches)), 'stream');
+}
+
 /** An Arrow IPC file starts with the magic `ARROW1`; a stream does not. */
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -124,8 +145,16 @@ function isIPCFile(bytes: Uint8Array): boolean {
 }
 
 
-/** Results held at most, in received Arrow bytes; older ones are dropped first (not `_` nor named ones). */
+/** Results held at most by default, in received Arrow bytes; older ones are dropped first (not `_` nor named ones). */
 export const RESULT_MEMORY_BUDGET = 1536 * 1024 * 1024;
+
+/** A name whose result was dropped to keep within the memory budget. */
+export interface EvictedName {
+  /** The execution count of the cell that gave the result (to run it again). */
+  executionCount: number | undefined;
+  /** The budget, in bytes, when it was dropped. */
+  budget: number;
+}
 
 /**
  * Every result of the page in DuckDB-WASM: batches from the `chlab.results` comm go straight into a table
@@ -137,6 +166,9 @@ export class ResultRegistry {
   private readonly records = new Map<string, ResultRecord>();
   /** View name → record id. */
   private readonly views = new Map<string, string>();
+  /** Names whose result was evicted (until a new result takes the name). */
+  private readonly evicted = new Map<string, EvictedName>();
+  private budget = RESULT_MEMORY_BUDGET;
   private queue: Promise<void> = Promise.resolve();
 
   get(id: string | undefined): ResultRecord | undefined {
@@ -185,6 +217,9 @@ export class ResultRegistry {
     return this.queue;
   }
 
+  /** Batches received and not yet taken by a DuckDB load (see receiveBatch). */
+  private readonly pendingBatches = new WeakMap<ResultRecord, PendingBatch[]>();
+
   /** One batch of a streaming result: an Arrow IPC stream with the schema and one record batch. */
   receiveBatch(id: string, rows: number, bytes: Uint8Array, columns?: ResultColumn[]): void {
     const record = this.ensure(id);
@@ -195,14 +230,26 @@ export class ResultRegistry {
       record.columns = columns;
     }
     record.received += rows;
-    record.bytes += bytes.byteLength;
+    // Batches may come compressed (./compression.ts): the budget counts them as DuckDB will hold them.
+    const info = inspectIpc(bytes);
+    countBatch(bytes.byteLength, info);
+    record.bytes += info.uncompressedBytes;
     record.emit();
+    // Batches that arrive while DuckDB is busy go in together: each insert costs DuckDB-WASM about as much as
+    // a few hundred KiB of rows, and compressed batches arrive faster than it takes them one by one.
+    const pending = this.pendingBatches.get(record) ?? [];
+    this.pendingBatches.set(record, pending);
+    pending.push({ bytes, info, rows });
+    if (pending.length > 1) {
+      return;
+    }
     void this.enqueue(async db => {
+      const batches = pending.splice(0);
       if (record.loadError || record.state === 'evicted') {
         return;
       }
       try {
-        await this.insert(db, record, bytes, rows);
+        await this.insert(db, record, joinedIpc(batches), batches.reduce((n, b) => n + b.rows, 0));
       } catch (reason) {
         record.loadError = reason instanceof Error ? reason.message : String(reason);
         console.warn(`chlab: DuckDB could not load result ${id}`, reason);
@@ -281,6 +328,7 @@ export class ResultRegistry {
         try {
           const table = tableFromIPC(preview);
           record.received = record.received || table.numRows;
+          record.bytes = record.bytes || preview.byteLength;
           await this.insert(db, record, preview, table.numRows);
         } catch (reason) {
           record.loadError = reason instanceof Error ? reason.message : String(reason);
@@ -296,7 +344,7 @@ export class ResultRegistry {
       ];
       await this.nameViews(db, record, names);
       record.emit();
-      this.evict(db);
+      await this.evict(db);
     });
   }
 
@@ -344,6 +392,7 @@ export class ResultRegistry {
         await this.nameViews(db, record, names);
         record.emit();
       }
+      await this.evict(db);
     });
   }
 
@@ -387,6 +436,7 @@ export class ResultRegistry {
       await db.query(`CREATE OR REPLACE VIEW main.${quoteIdent(name)} AS SELECT * FROM ${record.tableRef}`);
       const previous = this.get(this.views.get(name));
       this.views.set(name, record.id);
+      this.evicted.delete(name);
       if (previous && previous !== record) {
         previous.names = this.namesOf(previous.id);
         previous.emit();
@@ -396,33 +446,64 @@ export class ResultRegistry {
     this.namesChanged.emit();
   }
 
+  /** The memory budget for results, in received Arrow bytes (the `resultsMemoryBudget` setting). */
+  get memoryBudget(): number {
+    return this.budget;
+  }
+
+  /** Sets the memory budget; results beyond a lowered budget are dropped at once. */
+  setMemoryBudget(bytes: number): Promise<void> {
+    if (!(bytes > 0) || bytes === this.budget) {
+      return Promise.resolve();
+    }
+    this.budget = bytes;
+    if (!this.all().some(record => record.created)) {
+      // Nothing held: DuckDB need not start for it.
+      return Promise.resolve();
+    }
+    return this.enqueue(db => this.evict(db));
+  }
+
+  /** Why a name is gone: the result it showed was dropped to keep within the memory budget. */
+  evictedName(name: string): EvictedName | undefined {
+    return this.evicted.get(name);
+  }
+
   /** Drops the oldest results beyond the memory budget, keeping `_` and user-named results. */
-  private evict(db: DuckEngine): void {
-    const held = this.all().filter(r => r.state === 'complete' && r.created && r.engine === 'clickhouse');
+  private async evict(db: DuckEngine): Promise<void> {
+    const held = this.all().filter(r => r.state === 'complete' && r.created && r.engine === 'clickhouse' && !r.viewCopy);
     let total = held.reduce((sum, r) => sum + r.bytes, 0);
+    let dropped = false;
     const protectedIds = new Set([...this.views].filter(([name]) => !/^_\d*$/.test(name) || name === '_').map(([, id]) => id));
     for (const record of held.sort((a, b) => a.createdAt - b.createdAt)) {
-      if (total <= RESULT_MEMORY_BUDGET) {
+      if (total <= this.budget) {
         break;
       }
       if (protectedIds.has(record.id)) {
         continue;
       }
       total -= record.bytes;
+      dropped = true;
       record.state = 'evicted';
       const names = this.namesOf(record.id);
       for (const name of names) {
         this.views.delete(name);
+        this.evicted.set(name, { executionCount: record.executionCount, budget: this.budget });
       }
+      record.evictedNames = names;
       record.names = [];
-      void db
-        .query(
-          [...names.map(name => `DROP VIEW IF EXISTS main.${quoteIdent(name)}`), `DROP TABLE IF EXISTS ${record.tableRef}`].join(
-            '; '
-          )
-        )
-        .catch(() => undefined);
       record.emit();
+      try {
+        for (const name of names) {
+          await db.query(`DROP VIEW IF EXISTS main.${quoteIdent(name)}`);
+        }
+        await db.query(`DROP TABLE IF EXISTS ${record.tableRef}`);
+      } catch (reason) {
+        console.warn(`chlab: could not drop evicted result ${record.id}`, reason);
+      }
+    }
+    if (dropped) {
+      this.namesChanged.emit();
     }
   }
 
@@ -432,6 +513,7 @@ export class ResultRegistry {
       if (record.created) {
         return;
       }
+      record.viewCopy = true;
       record.received = table.numRows;
       await this.insert(db, record, tableToIPC(table, 'stream'), table.numRows);
       record.state = 'complete';

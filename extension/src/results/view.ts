@@ -62,6 +62,15 @@ function outputDetails(raw: unknown): OutputDetails {
 
 let viewCounter = 0;
 
+/** What the grid of a result dropped to keep within the memory budget says. */
+function evictedNote(record: ResultRecord, previewRows: number, budget: number): string {
+  const names = record.evictedNames.length ? ` (${record.evictedNames.join(', ')} no longer in DuckDB)` : '';
+  return (
+    `Dropped from the browser to keep results within their memory budget (${formatBytes(budget)}; older results go first)${names}. ` +
+    `The grid shows the ${formatRowCount(previewRows)} the notebook keeps: run the cell again to browse and re-query all of it.`
+  );
+}
+
 /** Marks and measures for tests and the bench: when each result first painted rows. */
 export const paintTimes = new Map<string, number>();
 
@@ -314,7 +323,7 @@ export class ResultView {
     if (record?.loadError) {
       notes.push(element('div', 'chlab-ArrowResult-note chlab-mod-warning', `DuckDB could not load this result (${record.loadError}); the grid shows the preview.`));
     } else if (record?.state === 'evicted') {
-      notes.push(element('div', 'chlab-ArrowResult-note', 'This result was dropped from the browser to bound its memory (older results go first). Run the cell again to browse all of it.'));
+      notes.push(element('div', 'chlab-ArrowResult-note chlab-mod-warning chlab-ArrowResult-evicted', evictedNote(record, previewRows, this.registry.memoryBudget)));
     } else if (this.details.streaming && !receiving) {
       notes.push(element('div', 'chlab-ArrowResult-note chlab-mod-warning', 'Only the first rows arrived: the query was interrupted or failed (see below). Run the cell again for the whole result.'));
     } else if (record?.partialPreview && this.recordUsable(record)) {

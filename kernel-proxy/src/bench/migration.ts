@@ -101,7 +101,7 @@ export async function runMigrationBench(): Promise<Record<string, number>> {
     log(`  COPY events TO STDOUT (FORMAT binary):      ${sec(best.copy)}`);
     log(`  INSERT … SELECT FROM postgresql(…) (chDB):  ${sec(best.pull)}`);
     log(
-      `  chlab migration, whole run:                 ${sec(total)}  = ${phases.value_check ? `separate value check ${sec(phases.value_check)} + ` : ''}copy (values checked as they stream, source aggregates beside it) ${sec(phases.copy ?? 0)} + validation ${sec(phases.validation ?? 0)} + planning/DDL/history ${sec(other)}`,
+      `  chlab migration, whole run:                 ${sec(total)}  = ${phases.value_check ? `separate value check ${sec(phases.value_check)} + ` : ''}copy (values checked as they stream, source aggregates range by range after each COPY) ${sec(phases.copy ?? 0)} + validation ${sec(phases.validation ?? 0)} + planning/DDL/history ${sec(other)}`,
     );
     log('');
     log(line('migration ÷ COPY binary (goal ≤ 1.5×):      ', 'total', 'copy'));

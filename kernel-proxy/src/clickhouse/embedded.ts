@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { createChdbConnection, type ChdbConnection } from 'chdb/connection';
-import { RecordBatchReader, type RecordBatch } from 'apache-arrow';
+import type { RecordBatch } from 'apache-arrow';
+import { batchesOf, ipcMessagesOf } from '../results/ipc-messages.js';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -86,6 +87,10 @@ export class EmbeddedEngine implements ClickHouseEngine {
     }
   }
 
+  async shapesStreams(): Promise<boolean> {
+    return true;
+  }
+
   async *arrowBatches(sql: string, options: QueryOptions = {}): AsyncGenerator<RecordBatch> {
     const queryId = options.queryId ?? randomUUID();
     const lane = this.laneFor(options.profile);
@@ -107,7 +112,8 @@ export class EmbeddedEngine implements ClickHouseEngine {
       // converted and sent. At most one chunk waits, so memory stays bounded.
       const chunks = stream[Symbol.asyncIterator]();
       let next: ReturnType<typeof chunks.next> | undefined;
-      try {
+      // Each chunk is a whole IPC stream (schema, one record batch, end): its messages go on as they are.
+      const messages = async function* () {
         next = chunks.next();
         for (;;) {
           const current = await next;
@@ -116,9 +122,11 @@ export class EmbeddedEngine implements ClickHouseEngine {
           next = chunks.next();
           const chunk = current.value;
           if (chunk.numRows === 0 && chunk.numBytes === 0) continue;
-          const reader = RecordBatchReader.from(chunk.raw());
-          for (const batch of reader) yield batch;
+          yield* ipcMessagesOf(chunk.raw());
         }
+      };
+      try {
+        yield* batchesOf(messages());
         if (options.signal?.aborted || this.killed.delete(queryId)) throw new QueryCancelledError();
       } catch (error) {
         if (error instanceof QueryCancelledError) throw error;

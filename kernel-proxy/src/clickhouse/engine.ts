@@ -44,6 +44,11 @@ export interface ClickHouseEngine {
   /** A description safe to show users: never includes credentials. */
   readonly description: string;
   arrowBatches(sql: string, options?: QueryOptions): AsyncIterable<RecordBatch>;
+  /**
+   * Whether ClickHouse can shape a streamed result itself: DateTime as DateTime64 (an Arrow timestamp) and a
+   * `SETTINGS max_block_size` clause (servers too old for ArrowStream cannot).
+   */
+  shapesStreams(): Promise<boolean>;
   /** The whole result of a SELECT in a ClickHouse output format, as a byte stream (exports). */
   exportStream(sql: string, format: ExportFormat, options?: QueryOptions): Promise<Readable>;
   json<T = Record<string, unknown>>(sql: string, options?: QueryOptions): Promise<T[]>;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
-import { RecordBatchReader, type RecordBatch } from 'apache-arrow';
+import type { RecordBatch } from 'apache-arrow';
+import { batchesOf, ipcMessages } from '../results/ipc-messages.js';
 import type { ClickHouseHttpConfig } from '../config.js';
 import type { Readable } from 'node:stream';
 import { profileSettings, type ClickHouseEngine, type CommandSummary, type ExportFormat, type PingResult, type QueryOptions, type Settings } from './engine.js';
@@ -36,7 +37,7 @@ export class HttpEngine implements ClickHouseEngine {
 
   async *arrowBatches(sql: string, options: QueryOptions = {}): AsyncGenerator<RecordBatch> {
     if (await this.supportsArrow()) {
-      yield* this.readStream(sql, 'ArrowStream', options, (stream) => RecordBatchReader.from(stream));
+      yield* this.readStream(sql, 'ArrowStream', options, (stream) => batchesOf(ipcMessages(stream)));
     } else {
       yield* this.readStream(sql, 'TabSeparatedWithNamesAndTypes', options, (stream) => tsvToArrowBatches(stream));
     }
@@ -88,6 +89,10 @@ export class HttpEngine implements ClickHouseEngine {
       for (const key of Object.keys(settings)) if (key.startsWith('output_format_arrow')) delete settings[key];
     }
     return settings;
+  }
+
+  shapesStreams(): Promise<boolean> {
+    return this.supportsArrow();
   }
 
   private async supportsArrow(): Promise<boolean> {

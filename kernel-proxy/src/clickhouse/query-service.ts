@@ -10,7 +10,8 @@ import type { QueryLimiter } from '../access/limiter.js';
 import type { AuditAction, AuditLog, AuditOutcome } from '../access/audit.js';
 import type { QueryHistory } from './history.js';
 import { classifyStatement, DDL_KEYWORDS, isSubqueryable } from './sql-split.js';
-import { FaithfulBatches, textInClickHouse } from '../results/faithful.js';
+import { FaithfulBatches, keepsBuffers, streamingStatement } from '../results/faithful.js';
+import { blockRowsFor, COMM_MESSAGE_BYTES } from '../results/block-rows.js';
 import { collect, previewTable, type CollectedResult } from '../results/collect.js';
 
 export interface StatementContext {
@@ -31,6 +32,12 @@ export interface StatementContext {
   historyQuery?: string;
   /** Sees each result batch as it arrives, with the result's columns (streaming to clients). */
   onBatch?: (batch: RecordBatch, columns: ColumnInfo[] | undefined) => Promise<void>;
+  /**
+   * Asks ClickHouse for ZSTD-compressed Arrow record batches (`output_format_arrow_compression_method`), for onBatch
+   * consumers that take them (browsers). Honoured only when every column's batches can go on as ClickHouse wrote
+   * them (results/faithful.ts keepsBuffers); otherwise the batches come uncompressed.
+   */
+  arrowCompression?: 'zstd';
 }
 
 export type StatementOutcome =
@@ -125,8 +132,18 @@ export class QueryService {
     const cap = new AbortController();
     const signal = context.signal ? AbortSignal.any([context.signal, cap.signal]) : cap.signal;
     const faithful = new FaithfulBatches(columns);
-    // ClickHouse writes UUID / IPv4 / wide integers as text itself, so those columns pass through as it made them.
-    const batches = this.engine.arrowBatches(textInClickHouse(sql, columns), { ...options, signal });
+    // ClickHouse makes the columns what the browser needs, in blocks of about one comm message each, so a streamed
+    // result's batches go on as ClickHouse wrote them (kernel/result-stream.ts).
+    const shapes = columns !== undefined && (await this.engine.shapesStreams());
+    const statement = streamingStatement(sql, columns, {
+      dateTimeAsTimestamp: shapes,
+      // readonly = 1 refuses every setting, max_block_size included.
+      blockRows: shapes && context.onBatch && !profile?.readonly ? blockRowsFor(columns, COMM_MESSAGE_BYTES) : undefined,
+    });
+    const compress =
+      context.arrowCompression === 'zstd' && context.onBatch !== undefined && shapes && !profile?.readonly && keepsBuffers(columns!, { dateTimeAsTimestamp: shapes });
+    const settings = compress ? { output_format_arrow_compression_method: 'zstd' } : undefined;
+    const batches = this.engine.arrowBatches(statement, { ...options, signal, ...(settings ? { settings } : {}) });
     const converted = (async function* () {
       for await (const batch of batches) yield faithful.convert(batch);
     })();

@@ -260,6 +260,7 @@ export class ClickHouseKernel {
               signal: controller.signal,
               queryId,
               sessionId: this.sessionId,
+              arrowCompression: stream?.compression,
               onBatch: stream
                 ? async (batch, columns) => {
                     if (!shown) {
@@ -436,7 +437,9 @@ export class ClickHouseKernel {
     await this.interrupt();
     this.executionCount = 0;
     this.history = [];
-    this.setState('restarting');
+    // As a new kernel process would: `starting`, then `idle`. A `restarting` status on IOPub means an automatic
+    // restart to Jupyter clients (Jupyter's server sends it only then); JupyterLab reconnects once more on it.
+    this.state = 'restarting';
     this.setState('starting');
     this.setState('idle');
   }

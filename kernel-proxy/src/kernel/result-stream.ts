@@ -1,14 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { RecordBatch, Table, tableToIPC } from 'apache-arrow';
+import { RecordBatch, Table, tableToIPC, type Schema } from 'apache-arrow';
 import { z } from 'zod';
 import type { ColumnInfo } from '../clickhouse/engine.js';
+import { COMM_MESSAGE_BYTES } from '../results/block-rows.js';
+import { IPC_END, rawMessageOf, schemaMessage } from '../results/ipc-messages.js';
 import { makeMessage, type IncomingMessage, type JupyterMessage } from './messages.js';
-
-/**
- * Largest Arrow payload per comm message, roughly: bigger batches are sent in slices. Chromium takes WebSocket
- * messages of up to 256 KiB fastest (measured here: ~20 MiB/s; 128 KiB ~10, 512 KiB ~8, 8 MiB ~3 MiB/s).
- */
-export const COMM_MESSAGE_BYTES = 240 * 1024;
 
 /** The comm a frontend opens to receive every batch of its results, as binary Arrow buffers. */
 export const RESULTS_COMM_TARGET = 'chlab.results';
@@ -24,6 +20,17 @@ export interface StreamingClient {
 
 const CommOpenSchema = z.object({ comm_id: z.string().min(1).max(256), target_name: z.string().max(256), data: z.record(z.string(), z.unknown()).default({}) });
 const CommCloseSchema = z.object({ comm_id: z.string().min(1).max(256) });
+/**
+ * What a frontend may ask when it opens the results comm. `arrow_compression: 'zstd'`: record batches may come with
+ * ZSTD-compressed buffers (Arrow IPC body compression), which the client must be able to read.
+ */
+const ResultsCommDataSchema = z.object({ arrow_compression: z.enum(['none', 'zstd']).default('none') });
+
+interface ResultsComm {
+  client: StreamingClient;
+  commId: string;
+  arrowCompression: 'none' | 'zstd';
+}
 
 export interface CommRefusal {
   ename: string;
@@ -40,7 +47,7 @@ function invalid(type: string, error: z.ZodError): CommRefusal {
  * `{result_id, done: true, rows, truncated}`. Other clients see only the display outputs.
  */
 export class ResultStreams {
-  private readonly comms = new Map<string, { client: StreamingClient; commId: string }>();
+  private readonly comms = new Map<string, ResultsComm>();
 
   constructor(private readonly session: string) {}
 
@@ -58,7 +65,16 @@ export class ResultStreams {
         client.send(makeMessage('iopub', 'comm_close', { comm_id: open.data.comm_id, data: {} }, message, this.session));
         return undefined;
       }
-      this.comms.set(open.data.comm_id, { client, commId: open.data.comm_id });
+      const asked = ResultsCommDataSchema.safeParse(open.data.data);
+      if (!asked.success) {
+        // Not opened: the frontend learns why, and that its comm is closed.
+        client.send(makeMessage('iopub', 'comm_close', { comm_id: open.data.comm_id, data: {} }, message, this.session));
+        return {
+          ename: 'InvalidMessage',
+          evalue: `${type}: ${asked.error.issues.map((i) => `data.${i.path.join('.')}: ${i.message}`).join('; ')} (the ${RESULTS_COMM_TARGET} comm takes arrow_compression "none" or "zstd")`,
+        };
+      }
+      this.comms.set(open.data.comm_id, { client, commId: open.data.comm_id, arrowCompression: asked.data.arrow_compression });
       return undefined;
     }
     const target = CommCloseSchema.safeParse(message.content);
@@ -82,21 +98,35 @@ export class ResultStreams {
     return this.comms.size > 0;
   }
 
-  /** A stream for one result; `send` awaits the slowest client's socket before returning. */
+  /**
+   * A stream for one result; `send` awaits the slowest client's socket before returning. Every comm gets the same
+   * bytes: the stream asks for compressed batches only when every comm of the kernel asked for them.
+   */
   open(parent: IncomingMessage): ResultStream {
-    return new ResultStream(randomUUID(), [...this.comms.values()], parent, this.session);
+    const targets = [...this.comms.values()];
+    const compression = targets.length > 0 && targets.every((t) => t.arrowCompression === 'zstd') ? 'zstd' : undefined;
+    return new ResultStream(randomUUID(), targets, parent, this.session, compression);
   }
 }
+
+/** A record batch up to this size goes out as ClickHouse wrote it; a larger one is cut into slices of COMM_MESSAGE_BYTES. */
+const PASSTHROUGH_BYTES = 4 * COMM_MESSAGE_BYTES;
+
+export { COMM_MESSAGE_BYTES };
 
 export class ResultStream {
   private seq = 0;
   private rows = 0;
+  /** The schema message of the last schema sent, re-used while batches keep that schema. */
+  private schema: { of: Schema; bytes: Uint8Array } | undefined;
 
   constructor(
     readonly resultId: string,
     private readonly targets: { client: StreamingClient; commId: string }[],
     private readonly parent: IncomingMessage,
     private readonly session: string,
+    /** Set when every target takes ZSTD-compressed record batches: what the kernel asks ClickHouse for. */
+    readonly compression?: 'zstd',
   ) {}
 
   /**
@@ -104,6 +134,12 @@ export class ResultStream {
    * multi-megabyte WebSocket messages slowly.
    */
   async send(batch: RecordBatch, columns: ColumnInfo[] | undefined): Promise<void> {
+    const raw = rawMessageOf(batch);
+    if (raw && raw.byteLength <= PASSTHROUGH_BYTES) {
+      // As ClickHouse wrote it: only the schema in front is the proxy's (with each column's ClickHouse type).
+      await this.sendIpc(Buffer.concat([this.schemaBytes(batch.schema), raw, IPC_END]), batch.numRows, columns);
+      return;
+    }
     const bytes = batch.data.byteLength;
     // Slices start at multiples of 8 rows, so their null bitmaps are byte slices (no bit-by-bit repacking).
     const rowsPerSlice = bytes > COMM_MESSAGE_BYTES ? Math.max(8, Math.floor((batch.numRows * COMM_MESSAGE_BYTES) / bytes / 8) * 8) : batch.numRows;
@@ -113,10 +149,18 @@ export class ResultStream {
     }
   }
 
-  private async sendSlice(batch: RecordBatch, columns: ColumnInfo[] | undefined): Promise<void> {
-    const ipc = tableToIPC(new Table([batch]), 'stream');
-    this.rows += batch.numRows;
-    const data: Record<string, unknown> = { result_id: this.resultId, seq: this.seq, rows: batch.numRows, total_rows: this.rows };
+  private sendSlice(batch: RecordBatch, columns: ColumnInfo[] | undefined): Promise<void> {
+    return this.sendIpc(tableToIPC(new Table([batch]), 'stream'), batch.numRows, columns);
+  }
+
+  private schemaBytes(schema: Schema): Uint8Array {
+    if (this.schema?.of !== schema) this.schema = { of: schema, bytes: schemaMessage(schema) };
+    return this.schema.bytes;
+  }
+
+  private async sendIpc(ipc: Uint8Array, rows: number, columns: ColumnInfo[] | undefined): Promise<void> {
+    this.rows += rows;
+    const data: Record<string, unknown> = { result_id: this.resultId, seq: this.seq, rows, total_rows: this.rows };
     if (this.seq === 0 && columns) data.columns = columns;
     this.seq++;
     await Promise.all(

@@ -12,17 +12,15 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { PassThrough } from 'node:stream';
 import type pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { ClickHouseHttpConfig } from '../config.js';
 import type { ClickHouseEngine, QueryOptions, Settings } from '../clickhouse/engine.js';
 import { toClickHouseError } from '../clickhouse/errors.js';
 import { connectPostgres, postgresErrorMessage } from '../postgres/connect.js';
-import { copyToFile, RowCounter } from '../postgres/copy.js';
+import { copyToFile, CopyOutStream } from '../postgres/copy.js';
 import type { ResolvedConnection } from '../postgres/connections.js';
 import type { MigrationHistory } from './history.js';
 import { activeColumns, copySelectList, fileSource, finalExpression, inputSource, insertSelect, type ColumnPlan } from './plan.js';
@@ -56,6 +54,11 @@ export interface TransferJob {
    * it is true makes ClickHouse refuse the range's whole insert block (nothing of the range lands).
    */
   check?: string | null;
+  /**
+   * Called after a range's COPY succeeded, with the connection that copied it when that connection reads the shared
+   * snapshot (the source side of the validation is computed there, range by range; see service.ts). Must not throw.
+   */
+  afterCopy?: (client: pg.Client, range: CopyRange) => Promise<void>;
 }
 
 export interface TransferDeps {
@@ -144,18 +147,26 @@ export async function transfer(job: TransferJob, deps: TransferDeps): Promise<vo
   const loads: Promise<void>[] = [];
   const worker = async () => {
     let client: pg.Client | undefined;
+    /** Whether `client` reads the shared snapshot. */
+    let inSnapshot = false;
     const connect = async () => {
       const snapshot = job.snapshot;
       const init: string[] = [];
       if (snapshot) init.push('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', `SET TRANSACTION SNAPSHOT '${snapshot.replace(/[^0-9A-Fa-f-]/g, '')}'`);
+      inSnapshot = false;
       try {
-        return await connectPostgres(deps.connection.config, { init });
+        const connected = await connectPostgres(deps.connection.config, { init });
+        inSnapshot = !!snapshot;
+        return connected;
       } catch (error) {
         if (!snapshot) throw error;
         // The exporting transaction is gone (its connection dropped): go on without a shared snapshot.
         job.snapshot = undefined;
         return connectPostgres(deps.connection.config);
       }
+    };
+    const afterCopy = async (range: CopyRange) => {
+      if (job.afterCopy && client && inSnapshot) await job.afterCopy(client, range);
     };
     try {
       while (queue.length && !signal.aborted) {
@@ -179,6 +190,7 @@ export async function transfer(job: TransferJob, deps: TransferDeps): Promise<vo
               const result = await streamRangeHttp(job, client, http, range, onRows, signal);
               rows = result.rows;
               bytes = result.bytes;
+              await afterCopy(range);
             } else {
               // Embedded: COPY into a temp file, then hand the file to the (serial) loader and go on with the next
               // range at once, so PostgreSQL keeps streaming while chDB parses; at most `parallelism` files wait.
@@ -211,6 +223,8 @@ export async function transfer(job: TransferJob, deps: TransferDeps): Promise<vo
                     internal.abort();
                   }),
               );
+              // (while chDB loads the file: this connection is free until the next range)
+              await afterCopy(range);
               break;
             }
             await deps.history.recordRangeDone(job.migrationId, range, job.ranges.kind, rows, bytes, performance.now() - started);
@@ -337,10 +351,9 @@ class LoaderPool {
 }
 
 async function streamRangeHttp(job: TransferJob, client: pg.Client, http: ClickHouseClient, range: CopyRange, onRows: (n: number) => void, signal: AbortSignal) {
-  const source = client.query(copyTo(copySql(job, range))) as unknown as Readable;
-  const counter = new RowCounter(onRows);
+  const source = client.query(new CopyOutStream(copySql(job, range), onRows));
   const body = new PassThrough({ highWaterMark: 1 << 20 });
-  const piping = pipeline(source, counter, body, { signal });
+  const piping = pipeline(source, body, { signal });
   const sql = `${insertSelect(job.target, job.mappings, inputSource(job.mappings, !!job.check), !!job.check)} FORMAT TSV`;
   try {
     const [result] = await Promise.all([
@@ -354,7 +367,7 @@ async function streamRangeHttp(job: TransferJob, client: pg.Client, http: ClickH
     if (isTransient(error) || typeof pgError.code === 'string') throw error;
     throw new RangeLoadError(range, toClickHouseError(error).display);
   }
-  return { rows: counter.rows, bytes: counter.bytes };
+  return { rows: source.rows, bytes: source.bytes };
 }
 
 /** Server-side pull: ClickHouse reads the range through postgresql() (credentials as bound parameters). */

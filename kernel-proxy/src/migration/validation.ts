@@ -29,7 +29,18 @@ interface Aggregate {
   pg: string;
   ch: string;
   compare: 'exact' | 'decimal' | 'float';
+  /**
+   * The same aggregate in two steps, for a source side computed range by range (each range right after its COPY,
+   * on the connection that copied it): `partial` over one range's rows (text), and `combine` over the partials of
+   * every range (`{v}`: a text column), which gives exactly what `pg` gives over the whole table.
+   */
+  partial: string;
+  combine: string;
 }
+
+/** How partials combine: counts and sums add up, minimums and maximums are taken again in the value's own order. */
+const SUM = 'sum({v}::numeric)::text';
+const SUM0 = 'coalesce(sum({v}::numeric), 0)::text';
 
 function aggregatesFor(p: ColumnPlan, source: SourceTable, utcClickHouse: boolean): Aggregate[] {
   const s = pgIdent(p.source_field);
@@ -39,39 +50,39 @@ function aggregatesFor(p: ColumnPlan, source: SourceTable, utcClickHouse: boolea
   const out: Aggregate[] = [];
   // nulls: default turns NULL into the type's default: sums and byte totals still compare (a default adds 0),
   // minimum and maximum do not.
-  const add = (name: string, pgExpr: string, chExpr: string, compare: Aggregate['compare'] = 'exact') => {
+  const add = (name: string, pgExpr: string, chExpr: string, compare: Aggregate['compare'], combine: string, partial = pgExpr) => {
     if (p.nulls === 'default' && /^(min|max)/.test(name)) return;
-    out.push({ column: p.source_field, name, pg: pgExpr, ch: chExpr, compare });
+    out.push({ column: p.source_field, name, pg: pgExpr, ch: chExpr, compare, partial, combine });
   };
-  if (p.nulls !== 'default') add('non_null', `count(${s})::text`, `toString(count(${d}))`);
+  if (p.nulls !== 'default') add('non_null', `count(${s})::text`, `toString(count(${d}))`, 'exact', SUM);
   const dest = p.base_type;
   const sameKind = p.suggested_type.replace(/\s/g, '') === dest.replace(/\s/g, '');
   switch (p.category) {
     case 'int':
     case 'uint':
-      add('sum', `sum(${s})::text`, `toString(sum(toInt128(${d})))`);
-      add('min', `min(${s})::text`, `toString(min(${d}))`);
-      add('max', `max(${s})::text`, `toString(max(${d}))`);
+      add('sum', `sum(${s})::text`, `toString(sum(toInt128(${d})))`, 'exact', SUM);
+      add('min', `min(${s})::text`, `toString(min(${d}))`, 'exact', 'min({v}::numeric)::text');
+      add('max', `max(${s})::text`, `toString(max(${d}))`, 'exact', 'max({v}::numeric)::text');
       break;
     case 'decimal': {
       const v = base === 'money' ? `${s}::numeric` : s;
       if (/^Decimal/i.test(dest)) {
-        add('sum', `sum(${v})::text`, `toString(sum(${d}))`, 'decimal');
-        add('min', `min(${v})::text`, `toString(min(${d}))`, 'decimal');
-        add('max', `max(${v})::text`, `toString(max(${d}))`, 'decimal');
+        add('sum', `sum(${v})::text`, `toString(sum(${d}))`, 'decimal', SUM);
+        add('min', `min(${v})::text`, `toString(min(${d}))`, 'decimal', 'min({v}::numeric)::text');
+        add('max', `max(${v})::text`, `toString(max(${d}))`, 'decimal', 'max({v}::numeric)::text');
       } else if (/^Float/i.test(dest)) {
-        add('sum', `sum(${v}::float8)::text`, `toString(sum(toFloat64(${d})))`, 'float');
+        add('sum', `sum(${v}::float8)::text`, `toString(sum(toFloat64(${d})))`, 'float', 'sum({v}::float8)::text');
       }
       break;
     }
     case 'float':
-      add('sum', `sum(${s}::float8)::text`, `toString(sum(toFloat64(${d})))`, 'float');
+      add('sum', `sum(${s}::float8)::text`, `toString(sum(toFloat64(${d})))`, 'float', 'sum({v}::float8)::text');
       // NaN is the largest value in PostgreSQL and ignored by ClickHouse's min/max: compare without it.
-      add('min', `(min(${s}) FILTER (WHERE ${s} <> 'NaN'))::float8::text`, `toString(toFloat64(minIf(${d}, NOT isNaN(${d}))))`, 'float');
-      add('max', `(max(${s}) FILTER (WHERE ${s} <> 'NaN'))::float8::text`, `toString(toFloat64(maxIf(${d}, NOT isNaN(${d}))))`, 'float');
+      add('min', `(min(${s}) FILTER (WHERE ${s} <> 'NaN'))::float8::text`, `toString(toFloat64(minIf(${d}, NOT isNaN(${d}))))`, 'float', 'min({v}::float8)::text');
+      add('max', `(max(${s}) FILTER (WHERE ${s} <> 'NaN'))::float8::text`, `toString(toFloat64(maxIf(${d}, NOT isNaN(${d}))))`, 'float', 'max({v}::float8)::text');
       break;
     case 'bool':
-      if (/^Bool/.test(dest)) add('count_true', `count(*) FILTER (WHERE ${s})::text`, `toString(countIf(${d}))`);
+      if (/^Bool/.test(dest)) add('count_true', `count(*) FILTER (WHERE ${s})::text`, `toString(countIf(${d}))`, 'exact', SUM);
       break;
     case 'string':
     case 'json':
@@ -81,40 +92,51 @@ function aggregatesFor(p: ColumnPlan, source: SourceTable, utcClickHouse: boolea
         // format('%s') is the type's output function (what COPY sent); ::text may differ (inet adds /32).
         // (json/jsonb: the cast is the output function, and cheaper than format per row.)
         const pgText = base === 'bpchar' || base === 'text' || base === 'varchar' ? s : base === 'json' || base === 'jsonb' ? `${s}::text` : `(CASE WHEN ${s} IS NULL THEN NULL ELSE format('%s', ${s}) END)`;
-        add('total_bytes', `coalesce(sum(octet_length(${pgText})), 0)::text`, `toString(sum(length(toString(${d}))))`);
+        add('total_bytes', `coalesce(sum(octet_length(${pgText})), 0)::text`, `toString(sum(length(toString(${d}))))`, 'exact', SUM0);
         if ((p.category === 'string' || p.category === 'enum') && base !== 'bpchar') {
-          add('min_md5', `md5(min(${pgText} COLLATE "C"))`, `lower(hex(MD5(min(toString(${d})))))`);
-          add('max_md5', `md5(max(${pgText} COLLATE "C"))`, `lower(hex(MD5(max(toString(${d})))))`);
+          add('min_md5', `md5(min(${pgText} COLLATE "C"))`, `lower(hex(MD5(min(toString(${d})))))`, 'exact', 'md5(min({v} COLLATE "C"))', `min(${pgText} COLLATE "C")`);
+          add('max_md5', `md5(max(${pgText} COLLATE "C"))`, `lower(hex(MD5(max(toString(${d})))))`, 'exact', 'md5(max({v} COLLATE "C"))', `max(${pgText} COLLATE "C")`);
         }
       }
       break;
     case 'bytes':
-      if (sameKind) add('total_bytes', `coalesce(sum(octet_length(${s})), 0)::text`, `toString(sum(length(${d})))`);
+      if (sameKind) add('total_bytes', `coalesce(sum(octet_length(${s})), 0)::text`, `toString(sum(length(${d})))`, 'exact', SUM0);
       break;
     case 'uuid':
-      // Compared as text on both sides: PostgreSQL has no min(uuid) and ClickHouse orders UUIDs otherwise.
-      // Compared as text on both sides: PostgreSQL 15 has no min(uuid) and ClickHouse orders UUIDs otherwise.
-      add('min', `min(${s}::text COLLATE "C")`, `min(toString(${d}))`);
-      add('max', `max(${s}::text COLLATE "C")`, `max(toString(${d}))`);
+      // Compared as text on both sides (ClickHouse orders UUIDs otherwise). PostgreSQL 15 has no min(uuid), but
+      // min(anyarray) compares one-element arrays with uuid's own order - its 16 bytes, which is also the order of
+      // their lowercase hex text - without printing every value (a third cheaper than min(uuid::text)).
+      add('min', `((min(ARRAY[${s}]) FILTER (WHERE ${s} IS NOT NULL))[1])::text`, `min(toString(${d}))`, 'exact', 'min({v} COLLATE "C")');
+      add('max', `((max(ARRAY[${s}]) FILTER (WHERE ${s} IS NOT NULL))[1])::text`, `max(toString(${d}))`, 'exact', 'max({v} COLLATE "C")');
       break;
     case 'date':
       if (/^Date/.test(dest)) {
-        add('min', `to_char(min(${s}), 'YYYY-MM-DD')`, `toString(min(${d}))`);
-        add('max', `to_char(max(${s}), 'YYYY-MM-DD')`, `toString(max(${d}))`);
-        add('sum_days', `coalesce(sum(${s} - date '1970-01-01'), 0)::text`, `toString(sum(toInt64(toInt32(${d}))))`);
+        // (partials: the value's own text, read back as the same type in the same DateStyle)
+        add('min', `to_char(min(${s}), 'YYYY-MM-DD')`, `toString(min(${d}))`, 'exact', "to_char(min({v}::date), 'YYYY-MM-DD')", `min(${s})::text`);
+        add('max', `to_char(max(${s}), 'YYYY-MM-DD')`, `toString(max(${d}))`, 'exact', "to_char(max({v}::date), 'YYYY-MM-DD')", `max(${s})::text`);
+        add('sum_days', `coalesce(sum(${s} - date '1970-01-01'), 0)::text`, `toString(sum(toInt64(toInt32(${d}))))`, 'exact', SUM0);
       }
       break;
     case 'datetime':
       if (/^DateTime64\(\s*6/.test(dest)) {
-        add('min', `to_char(min(${s}), 'YYYY-MM-DD HH24:MI:SS.US')`, `formatDateTime(min(${d}), '%Y-%m-%d %H:%i:%S.%f')`);
-        add('max', `to_char(max(${s}), 'YYYY-MM-DD HH24:MI:SS.US')`, `formatDateTime(max(${d}), '%Y-%m-%d %H:%i:%S.%f')`);
+        const type = base === 'timestamptz' ? 'timestamptz' : 'timestamp';
+        add('min', `to_char(min(${s}), 'YYYY-MM-DD HH24:MI:SS.US')`, `formatDateTime(min(${d}), '%Y-%m-%d %H:%i:%S.%f')`, 'exact', `to_char(min({v}::${type}), 'YYYY-MM-DD HH24:MI:SS.US')`, `min(${s})::text`);
+        add('max', `to_char(max(${s}), 'YYYY-MM-DD HH24:MI:SS.US')`, `formatDateTime(max(${d}), '%Y-%m-%d %H:%i:%S.%f')`, 'exact', `to_char(max({v}::${type}), 'YYYY-MM-DD HH24:MI:SS.US')`, `max(${s})::text`);
         if (base === 'timestamptz' || utcClickHouse) {
-          add('sum_epoch_us', `coalesce(sum(extract(epoch from ${s}) * 1000000), 0)::numeric(40,0)::text`, `toString(sum(toInt128(toUnixTimestamp64Micro(${d}))))`);
+          // (partials stay exact numerics: rounded once, at the end, as over the whole table)
+          add(
+            'sum_epoch_us',
+            `coalesce(sum(extract(epoch from ${s}) * 1000000), 0)::numeric(40,0)::text`,
+            `toString(sum(toInt128(toUnixTimestamp64Micro(${d}))))`,
+            'exact',
+            'coalesce(sum({v}::numeric), 0)::numeric(40,0)::text',
+            `coalesce(sum(extract(epoch from ${s}) * 1000000), 0)::text`,
+          );
         }
       }
       break;
     case 'array':
-      add('total_elements', `coalesce(sum(cardinality(${s})), 0)::text`, `toString(sum(length(${p.dims > 1 ? `arrayFlatten(${d})` : d})))`);
+      add('total_elements', `coalesce(sum(cardinality(${s})), 0)::text`, `toString(sum(length(${p.dims > 1 ? `arrayFlatten(${d})` : d})))`, 'exact', SUM0);
       break;
   }
   return out;
@@ -144,6 +166,8 @@ export interface ValidationQueries {
   aggregates: Aggregate[];
   /** PostgreSQL select list (aliases __chlab_n, __chlab_a<i>). */
   pg: string;
+  /** The same, as partials over one range's rows (same aliases; see Aggregate.partial). */
+  partial: string;
   ch: string;
 }
 
@@ -155,6 +179,7 @@ export function validationQueries(source: SourceTable, plans: readonly ColumnPla
   return {
     aggregates,
     pg: ['count(*)::text AS __chlab_n', ...aggregates.map((a, i) => `${a.pg} AS __chlab_a${i}`)].join(', '),
+    partial: ['count(*)::text AS __chlab_n', ...aggregates.map((a, i) => `${a.partial} AS __chlab_a${i}`)].join(', '),
     ch: ['toString(count()) AS __chlab_n', ...aggregates.map((a, i) => `${a.ch} AS __chlab_a${i}`)].join(', '),
   };
 }
@@ -162,6 +187,24 @@ export function validationQueries(source: SourceTable, plans: readonly ColumnPla
 /** The source side, in `client`'s current snapshot. */
 export async function sourceAggregates(client: pg.Client, source: SourceTable, queries: ValidationQueries): Promise<Record<string, string | null>> {
   return (await client.query<Record<string, string | null>>(`SELECT ${queries.pg} FROM ${pgTable(source.schema, source.table)}`)).rows[0]!;
+}
+
+/** The partials of one range (`where`: its condition, as in its COPY), in `client`'s current snapshot. */
+export async function sourcePartials(client: pg.Client, source: SourceTable, queries: ValidationQueries, where: string): Promise<Record<string, string | null>> {
+  return (await client.query<Record<string, string | null>>(`SELECT ${queries.partial} FROM ${pgTable(source.schema, source.table)}${where ? ` WHERE ${where}` : ''}`)).rows[0]!;
+}
+
+/**
+ * The source side from the partials of every range (together they cover the table once), combined by PostgreSQL
+ * itself: the same values sourceAggregates would give over the whole table in that snapshot.
+ */
+export async function combinePartials(client: pg.Client, _source: SourceTable, queries: ValidationQueries, partials: readonly Record<string, string | null>[]): Promise<Record<string, string | null>> {
+  const keys = ['__chlab_n', ...queries.aggregates.map((_a, i) => `__chlab_a${i}`)];
+  const combine = ['sum({v}::numeric)::text', ...queries.aggregates.map((a) => a.combine)];
+  const list = keys.map((k, i) => `${combine[i]!.replaceAll('{v}', `p.v${i}`)} AS ${k}`).join(', ');
+  const unnest = keys.map((_k, i) => `$${i + 1}::text[]`).join(', ');
+  const sql = `SELECT ${list} FROM unnest(${unnest}) AS p(${keys.map((_k, i) => `v${i}`).join(', ')})`;
+  return (await client.query<Record<string, string | null>>(sql, keys.map((k) => partials.map((row) => row[k] ?? null)))).rows[0]!;
 }
 
 /**

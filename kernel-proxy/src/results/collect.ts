@@ -1,4 +1,5 @@
 import { RecordBatch, Schema, tableToIPC, Table } from 'apache-arrow';
+import { byteLengthOf } from './ipc-messages.js';
 
 export interface CollectedResult {
   schema: Schema | undefined;
@@ -41,7 +42,8 @@ export async function collect(batches: AsyncIterable<RecordBatch>, limits: Colle
       result.truncated = true;
     }
     result.rows += batch.numRows;
-    result.bytes += batch.data.byteLength;
+    // Uncompressed, without decoding a compressed batch (results/ipc-messages.ts LazyRecordBatch).
+    result.bytes += byteLengthOf(batch);
     if (limits.onBatch && batch.numRows > 0) await limits.onBatch(batch);
     if (result.previewRows < limits.previewRows && batch.numRows > 0) {
       const keep = Math.min(batch.numRows, limits.previewRows - result.previewRows);

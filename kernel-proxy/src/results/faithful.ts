@@ -1,20 +1,21 @@
 import {
+  DataType,
   Dictionary,
   Field,
   Int16,
-
   RecordBatch,
   Schema,
   Struct,
+  TimeUnit,
   TimestampSecond,
   Utf8,
   makeData,
   vectorFromArray,
   type Data,
-  type DataType,
   type Vector,
 } from 'apache-arrow';
 import type { ColumnInfo } from '../clickhouse/engine.js';
+import { isLazy, lazyLike, rawMessageOf, withRawMessage } from './ipc-messages.js';
 
 type Converter = (data: Data) => Data;
 
@@ -27,19 +28,26 @@ type Converter = (data: Data) => Data;
 export class FaithfulBatches {
   private schema: Schema | undefined;
   private converters: (Converter | undefined)[] = [];
+  /** True when every conversion keeps the buffers as they are, so a batch's raw IPC message still holds. */
+  private buffersKept = true;
 
   constructor(private readonly columns: ColumnInfo[] | undefined) {}
 
   convert(batch: RecordBatch): RecordBatch {
     if (!this.schema) this.prepare(batch.schema);
     const schema = this.schema!;
-    const children = batch.schema.fields.map((_, i) => {
-      const data = batch.data.children[i]!;
-      const convert = this.converters[i];
-      return convert ? convert(data) : data;
-    });
-    const data = makeData({ type: new Struct(schema.fields), length: batch.numRows, nullCount: 0, children });
-    return new RecordBatch(schema, data);
+    const convertData = () => {
+      const children = batch.schema.fields.map((_, i) => {
+        const data = batch.data.children[i]!;
+        const convert = this.converters[i];
+        return convert ? convert(data) : data;
+      });
+      return makeData({ type: new Struct(schema.fields), length: batch.numRows, nullCount: 0, children });
+    };
+    // A compressed batch whose buffers stay as they are is converted (and decoded) only if its values are used.
+    if (this.buffersKept && isLazy(batch)) return withRawMessage(lazyLike(batch, schema, convertData), rawMessageOf(batch));
+    const converted = new RecordBatch(schema, convertData());
+    return this.buffersKept ? withRawMessage(converted, rawMessageOf(batch)) : converted;
   }
 
   private prepare(source: Schema): void {
@@ -48,6 +56,7 @@ export class FaithfulBatches {
       const clickhouseType = column && column.name === field.name ? column.type : undefined;
       const plan = clickhouseType ? planFor(clickhouseType, field.type) : undefined;
       this.converters.push(plan?.convert);
+      if (plan && !plan.sameLayout) this.buffersKept = false;
       const metadata = new Map(field.metadata);
       if (plan) {
         // The Arrow extension (e.g. arrow.uuid on FixedSizeBinary(16)) described the old type, not the text.
@@ -65,12 +74,21 @@ function unwrap(type: string): string {
   return m ? unwrap(m[1]!) : type.trim();
 }
 
-function planFor(clickhouseType: string, arrowType: DataType): { type: DataType; convert: Converter } | undefined {
+interface ColumnPlan {
+  type: DataType;
+  convert: Converter;
+  /** Only the field's type changes, not its buffers: the batch's IPC body stays valid. */
+  sameLayout?: boolean;
+}
+
+function planFor(clickhouseType: string, arrowType: DataType): ColumnPlan | undefined {
   const t = unwrap(clickhouseType);
   const arrow = String(arrowType);
-  if (/^DateTime(\(|$)/.test(t) && arrow === 'Uint32') {
+  if (/^DateTime(\(|$)/.test(t)) {
     const type = new TimestampSecond(/'([^']+)'/.exec(t)?.[1] ?? null);
-    return { type, convert: (d) => secondsToTimestamp(d, type) };
+    if (arrow === 'Uint32') return { type, convert: (d) => secondsToTimestamp(d, type) };
+    // Sent by ClickHouse as DateTime64(0) (see shapeForStreaming): the same seconds, in the zone the type names.
+    if (DataType.isTimestamp(arrowType) && arrowType.unit === TimeUnit.SECOND) return { type, convert: (d) => d.clone(type), sameLayout: true };
   }
   if (/^Enum(8|16)\(/.test(t) && /^Int(8|16)$/.test(arrow)) {
     const labels = enumLabels(t);
@@ -237,25 +255,54 @@ export function littleEndianInteger(bytes: Uint8Array, signed: boolean): string 
 }
 
 
+/**
+ * Whether FaithfulBatches keeps the buffers of every column of a result shaped by streamingStatement (with `shape`),
+ * so its record batches can go to the browser as ClickHouse wrote them, compressed ones included. Enum, IPv6, and
+ * DateTime that ClickHouse does not send as a timestamp are converted in the proxy: their batches are re-encoded.
+ */
+export function keepsBuffers(columns: ColumnInfo[], shape: StreamingShape): boolean {
+  const rewritten = new Set(columns.map((c) => c.name)).size === columns.length;
+  return columns.every((c) => {
+    const type = unwrap(c.type);
+    if (TEXT_IN_CLICKHOUSE.test(type)) return rewritten;
+    if (DATE_TIME.test(type)) return rewritten && shape.dateTimeAsTimestamp && !c.type.includes('LowCardinality');
+    return !/^Enum(8|16)\(/.test(type) && type !== 'IPv6';
+  });
+}
+
 /** Top-level types ClickHouse turns into the same text the proxy would (toString), faster and in its own threads. */
 const TEXT_IN_CLICKHOUSE = /^(UUID|IPv4|U?Int(128|256))$/;
+const DATE_TIME = /^DateTime(\(|$)/;
+
+export interface StreamingShape {
+  /** ClickHouse sends DateTime as DateTime64(0), an Arrow timestamp (servers before 20.1 lack toDateTime64). */
+  dateTimeAsTimestamp: boolean;
+  /** Rows per ClickHouse block (`max_block_size`): each block arrives as one Arrow record batch. */
+  blockRows?: number;
+}
 
 /**
- * The statement wrapped so that ClickHouse itself sends UUID, IPv4 and (U)Int128/256 columns as their text:
- * `SELECT * REPLACE (toString(`u`) AS `u`) FROM (…)`. The proxy then passes those columns on as ClickHouse made
- * them instead of converting each value (FaithfulBatches leaves a column alone once it is already text), and the
- * field keeps its ClickHouse type as `clickhouse.type`. The statement is left as it is when no column needs it or
- * when column names repeat (REPLACE could not tell them apart). IPv6 stays with the proxy: ClickHouse writes
- * IPv4-compatible addresses (`::1.2.3.4`) differently from the proxy's text.
+ * The statement wrapped so that ClickHouse itself makes the columns what the browser needs, and in blocks the size
+ * of a comm message: `SELECT * REPLACE (toString(`u`) AS `u`, toDateTime64(`t`, 0) AS `t`) FROM (…) SETTINGS
+ * max_block_size = N`. UUID, IPv4 and (U)Int128/256 become their text and DateTime a timestamp, so the proxy can
+ * pass ClickHouse's Arrow on as it is; each field keeps its ClickHouse type as `clickhouse.type`. The statement is
+ * left as it is when there is nothing to do or when column names repeat (REPLACE could not tell them apart). IPv6
+ * stays with the proxy: ClickHouse writes IPv4-compatible addresses (`::1.2.3.4`) differently from the proxy's text.
  */
-export function textInClickHouse(sql: string, columns: ColumnInfo[] | undefined): string {
+export function streamingStatement(sql: string, columns: ColumnInfo[] | undefined, shape: StreamingShape): string {
   if (!columns || columns.length === 0) return sql;
   const names = new Set(columns.map((c) => c.name));
   if (names.size !== columns.length) return sql;
-  const replaced = columns.filter((c) => TEXT_IN_CLICKHOUSE.test(unwrap(c.type)));
-  if (replaced.length === 0) return sql;
   const quote = (name: string) => `\`${name.replace(/\\/g, '\\\\').replace(/`/g, '\\`')}\``;
-  const replacements = replaced.map((c) => `toString(${quote(c.name)}) AS ${quote(c.name)}`).join(', ');
+  const replacements = columns.flatMap((c) => {
+    const type = unwrap(c.type);
+    if (TEXT_IN_CLICKHOUSE.test(type)) return [`toString(${quote(c.name)}) AS ${quote(c.name)}`];
+    if (shape.dateTimeAsTimestamp && DATE_TIME.test(type) && !c.type.includes('LowCardinality')) return [`toDateTime64(${quote(c.name)}, 0) AS ${quote(c.name)}`];
+    return [];
+  });
+  const settings = shape.blockRows ? `\nSETTINGS max_block_size = ${Math.trunc(shape.blockRows)}` : '';
+  if (replacements.length === 0 && !settings) return sql;
+  const select = replacements.length > 0 ? `SELECT * REPLACE (${replacements.join(', ')})` : 'SELECT *';
   // The statement on its own lines: a trailing `-- comment` in it cannot swallow the closing parenthesis.
-  return `SELECT * REPLACE (${replacements}) FROM (\n${sql}\n)`;
+  return `${select} FROM (\n${sql}\n)${settings}`;
 }

@@ -6,6 +6,7 @@ import { testConfig } from '../support/engine.js';
 import { createEngine } from '../../src/clickhouse/create-engine.js';
 import { freshSchema, migrationService, pgClient, runToEnd } from './support.js';
 import { planBundle } from '../../src/migration/service.js';
+import { combinePartials, sourceAggregates, sourcePartials, validationQueries } from '../../src/migration/validation.js';
 
 const config = testConfig();
 const engine = createEngine(config);
@@ -117,6 +118,22 @@ describe('type mapping end to end', () => {
     expect(plan.source.columns.find((c) => c.name === 'id')).toMatchObject({ primary_key: true, nullable: false });
     expect(plan.ddl).toContain('ORDER BY `id`');
     expect(plan.value_check?.problems).toEqual([]);
+  });
+
+  it('computes the source side range by range exactly as over the whole table (every type, NULLs, an empty range)', async () => {
+    const plan = await service.plan(spec(), { valueCheck: false });
+    const queries = validationQueries(plan.source, plan.mappings);
+    expect(queries.aggregates.length).toBeGreaterThan(60);
+    const whole = await sourceAggregates(admin, plan.source, queries);
+    // Ranges as the copy splits a key: open-ended first and last, one range with no row at all.
+    const wheres = ['"id" < 2', '"id" >= 2 AND "id" < 3', '"id" >= 3 AND "id" < 5', '"id" >= 5 AND "id" < 5', '"id" >= 5'];
+    const partials = [];
+    for (const where of wheres) partials.push(await sourcePartials(admin, plan.source, queries, where));
+    const combined = await combinePartials(admin, plan.source, queries, partials);
+    expect(combined).toEqual(whole);
+    expect(whole.__chlab_n).toBe('6');
+    // One range holding the whole table gives the same, too.
+    expect(await combinePartials(admin, plan.source, queries, [await sourcePartials(admin, plan.source, queries, '')])).toEqual(whole);
   });
 
   it('migrates every type exactly and validates counts and aggregates', async () => {

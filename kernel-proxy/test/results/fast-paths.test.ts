@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RecordBatch } from 'apache-arrow';
-import { FaithfulBatches, textInClickHouse } from '../../src/results/faithful.js';
+import { FaithfulBatches, streamingStatement } from '../../src/results/faithful.js';
 import { decodeFrame, encodeMessage, encodeMessageParts } from '../../src/kernel/wire.js';
 import type { ColumnInfo } from '../../src/clickhouse/engine.js';
 import { testQueryService } from '../support/engine.js';
@@ -16,19 +16,28 @@ async function rawBatches(sql: string): Promise<RecordBatch[]> {
   return batches;
 }
 
-describe('text made by ClickHouse (textInClickHouse)', () => {
-  it('wraps only statements with UUID / IPv4 / wide integer columns, quoting their names', () => {
-    const plain: ColumnInfo[] = [{ name: 'n', type: 'UInt64' }, { name: 'ip6', type: 'IPv6' }];
-    expect(textInClickHouse('SELECT 1', plain)).toBe('SELECT 1');
-    expect(textInClickHouse('SELECT 1', undefined)).toBe('SELECT 1');
-    const wrapped = textInClickHouse('SELECT x', [
-      { name: 'a`b c', type: 'Nullable(UUID)' },
-      { name: 'n', type: 'UInt64' },
-      { name: 'w', type: 'LowCardinality(UInt256)' },
-    ]);
-    expect(wrapped).toBe('SELECT * REPLACE (toString(`a\\`b c`) AS `a\\`b c`, toString(`w`) AS `w`) FROM (\nSELECT x\n)');
+describe('results shaped by ClickHouse (streamingStatement)', () => {
+  const shape = { dateTimeAsTimestamp: true };
+  it('wraps only statements with UUID / IPv4 / wide integer / DateTime columns or a block size, quoting names', () => {
+    const plain: ColumnInfo[] = [{ name: 'n', type: 'UInt64' }, { name: 'ip6', type: 'IPv6' }, { name: 't64', type: 'DateTime64(3)' }];
+    expect(streamingStatement('SELECT 1', plain, shape)).toBe('SELECT 1');
+    expect(streamingStatement('SELECT 1', undefined, { ...shape, blockRows: 5000 })).toBe('SELECT 1');
+    expect(streamingStatement('SELECT 1', plain, { ...shape, blockRows: 5000 })).toBe('SELECT * FROM (\nSELECT 1\n)\nSETTINGS max_block_size = 5000');
+    const wrapped = streamingStatement(
+      'SELECT x',
+      [
+        { name: 'a`b c', type: 'Nullable(UUID)' },
+        { name: 'n', type: 'UInt64' },
+        { name: 'w', type: 'LowCardinality(UInt256)' },
+        { name: 't', type: "Nullable(DateTime('Asia/Tokyo'))" },
+      ],
+      shape,
+    );
+    expect(wrapped).toBe('SELECT * REPLACE (toString(`a\\`b c`) AS `a\\`b c`, toString(`w`) AS `w`, toDateTime64(`t`, 0) AS `t`) FROM (\nSELECT x\n)');
+    // A server without toDateTime64 leaves DateTime to the proxy.
+    expect(streamingStatement('SELECT x', [{ name: 't', type: 'DateTime' }], { dateTimeAsTimestamp: false })).toBe('SELECT x');
     // Repeated names: REPLACE could not tell them apart, so the statement stays as it is.
-    expect(textInClickHouse('SELECT x', [{ name: 'u', type: 'UUID' }, { name: 'u', type: 'UUID' }])).toBe('SELECT x');
+    expect(streamingStatement('SELECT x', [{ name: 'u', type: 'UUID' }, { name: 'u', type: 'UUID' }], { ...shape, blockRows: 5000 })).toBe('SELECT x');
   });
 
   it('delivers the same text, types and order as the proxy conversion, names and NULLs included', async () => {

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/server.js';
 import { ARROW_MIME } from '../../src/kernel/spec.js';
 import { PlainJupyterClient } from '../support/jupyter-client.js';
-import { silentLogger, testConfig } from '../support/engine.js';
+import { silentLogger, testConfig, listenOnLoopback } from '../support/engine.js';
 
 const config = testConfig();
 let app: FastifyInstance;
@@ -14,9 +14,7 @@ const auth = { Authorization: `token ${config.token}` };
 
 beforeAll(async () => {
   ({ app } = await buildServer({ config, logger: silentLogger }));
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  baseUrl = await listenOnLoopback(app);
 });
 afterAll(() => app.close());
 
