@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { ClickHouseEngine } from '../clickhouse/engine.js';
 import { scrubSecrets } from '../util/secrets.js';
 import { BoundFilter } from '../clickhouse/filter.js';
+import { onceUntilFailed } from '../util/once.js';
 
 export const AUDIT_TABLE = 'chlab_audit';
 
@@ -58,7 +59,7 @@ export class AuditLog {
   private pending: Record<string, unknown>[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
-  private ready: Promise<void> | undefined;
+  private readonly ensureTable = onceUntilFailed(() => this.engine.command(CREATE_TABLE).then(() => undefined));
 
   constructor(
     private readonly engine: ClickHouseEngine,
@@ -83,17 +84,6 @@ export class AuditLog {
     }
     if (this.pending.length >= FLUSH_AT_ROWS) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), FLUSH_EVERY_MS).unref();
-  }
-
-  private ensureTable(): Promise<void> {
-    this.ready ??= this.engine.command(CREATE_TABLE).then(
-      () => undefined,
-      (error: unknown) => {
-        this.ready = undefined;
-        throw error;
-      },
-    );
-    return this.ready;
   }
 
   /** Writes what is pending; resolves once it is in ClickHouse (or has failed and been kept for the next try). */

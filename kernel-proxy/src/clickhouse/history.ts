@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { ClickHouseEngine } from './engine.js';
 import { scrubSecrets } from '../util/secrets.js';
 import { BoundFilter } from './filter.js';
+import { onceUntilFailed } from '../util/once.js';
 
 export type QueryStatus = 'ok' | 'error' | 'cancelled';
 
@@ -43,23 +44,13 @@ const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS ${QUERY_HISTORY_TABLE} (
 
 /** Every query, from cells and REST alike, kept in ClickHouse and searchable. */
 export class QueryHistory {
-  private ready: Promise<void> | undefined;
+
+  private readonly ensureTable = onceUntilFailed(() => this.engine.command(CREATE_TABLE).then(() => undefined));
 
   constructor(
     private readonly engine: ClickHouseEngine,
     private readonly log: Logger,
   ) {}
-
-  private ensureTable(): Promise<void> {
-    this.ready ??= this.engine.command(CREATE_TABLE).then(
-      () => undefined,
-      (error: unknown) => {
-        this.ready = undefined;
-        throw error;
-      },
-    );
-    return this.ready;
-  }
 
   async record(entry: Omit<HistoryEntry, 'id' | 'started_at'> & { startedAt: Date }): Promise<void> {
     try {

@@ -112,8 +112,6 @@ export class ResultStreams {
 /** A record batch up to this size goes out as ClickHouse wrote it; a larger one is cut into slices of COMM_MESSAGE_BYTES. */
 const PASSTHROUGH_BYTES = 4 * COMM_MESSAGE_BYTES;
 
-export { COMM_MESSAGE_BYTES };
-
 export class ResultStream {
   private seq = 0;
   private rows = 0;

@@ -1,6 +1,7 @@
 // migration_history (SPEC §3, with extra columns beside the required ones) and migration_ranges (per-range
 // progress, the unit of resume) in ClickHouse. Values are always bound as query parameters.
 import { BoundFilter } from '../clickhouse/filter.js';
+import { onceUntilFailed } from '../util/once.js';
 import type { ClickHouseEngine } from '../clickhouse/engine.js';
 import type { RangePlan } from './planner.js';
 
@@ -90,27 +91,19 @@ const SELECT_FIELDS = `toString(id) AS id, source, destination, source_table, to
   toUnixTimestamp64Milli(started_at) AS started_at, toUnixTimestamp64Milli(finished_at) AS finished_at, validation_ok, spec_key`;
 
 export class MigrationHistory {
-  private ready: Promise<void> | undefined;
-
   constructor(private readonly engine: ClickHouseEngine) {}
 
-  ensureTables(): Promise<void> {
-    this.ready ??= (async () => {
-      // A new table gets the extra columns at once (no ALTER per column); an older one has them added below.
-      await this.engine.command(HISTORY_DDL.replace('    metadata String\n)', `    metadata String,\n${EXTRA_COLUMNS.map((c) => `    ${c}`).join(',\n')}\n)`));
-      const present = new Set(
-        (await this.engine.json<{ name: string }>("SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'migration_history'")).map((c) => c.name),
-      );
-      for (const column of EXTRA_COLUMNS) {
-        if (!present.has(column.split(' ')[0]!)) await this.engine.command(`ALTER TABLE migration_history ADD COLUMN IF NOT EXISTS ${column}`);
-      }
-      await this.engine.command(RANGES_DDL);
-    })().catch((error: unknown) => {
-      this.ready = undefined;
-      throw error;
-    });
-    return this.ready;
-  }
+  readonly ensureTables = onceUntilFailed(async () => {
+    // A new table gets the extra columns at once (no ALTER per column); an older one has them added below.
+    await this.engine.command(HISTORY_DDL.replace('    metadata String\n)', `    metadata String,\n${EXTRA_COLUMNS.map((c) => `    ${c}`).join(',\n')}\n)`));
+    const present = new Set(
+      (await this.engine.json<{ name: string }>("SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'migration_history'")).map((c) => c.name),
+    );
+    for (const column of EXTRA_COLUMNS) {
+      if (!present.has(column.split(' ')[0]!)) await this.engine.command(`ALTER TABLE migration_history ADD COLUMN IF NOT EXISTS ${column}`);
+    }
+    await this.engine.command(RANGES_DDL);
+  });
 
   async insert(record: Omit<HistoryRecord, 'migration_time' | 'started_at' | 'finished_at' | 'validation_ok' | 'duration_seconds' | 'records_migrated' | 'error_message'> & { started_at: Date }): Promise<void> {
     await this.ensureTables();
