@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { createChdbConnection, type ChdbConnection } from 'chdb/connection';
@@ -286,11 +286,39 @@ interface Lane {
 }
 
 function openLane(dataDir: string): Lane {
-  const connection = createChdbConnection({ path: dataDir });
+  const connection = connectTo(dataDir);
   // chdb types its connection against its own copy of @clickhouse/client-common.
   type ClientConnection = NonNullable<Parameters<typeof createClient>[0]>['connection'];
   const client = createClient({ connection: connection as unknown as ClientConnection });
   return { connection, client, turn: new Mutex(), ready: Promise.resolve() };
+}
+
+/** chDB locks its data directory: a second process on it (`npm start` and `chlab run` at once) is refused. */
+function connectTo(dataDir: string): ChdbConnection {
+  try {
+    return createChdbConnection({ path: dataDir });
+  } catch (error) {
+    if (isLocked(dataDir)) {
+      throw new Error(
+        `The ClickHouse data directory ${dataDir} is in use by another process (a running \`npm start\` or \`chlab run\`?): stop it, or set CHLAB_DATA_DIR to another directory`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
+/** Whether another process holds chDB's lock on the directory's `status` file. */
+function isLocked(dataDir: string): boolean {
+  try {
+    const status = readFileSync(path.join(dataDir, 'status'), 'utf8');
+    const pid = Number(/^PID: (\d+)/m.exec(status)?.[1]);
+    if (!pid || pid === process.pid) return false;
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export class QueryCancelledError extends Error {

@@ -9,6 +9,7 @@ import type { Notebook } from '../../src/jupyter/nbformat.js';
 import { ARROW_MIME } from '../../src/kernel/spec.js';
 import { cellSource, parseNotebookText } from '../../src/runner/notebook-io.js';
 import { MIGRATION_SUMMARY_MIME } from '../../src/runner/reporter.js';
+import { testConfig, testQueryService } from '../support/engine.js';
 import { arrowOf, chlab, codeCells, ensureCliBuilt, notebookOf, outputsOf, rowsOf, textOf, type Cell } from './support.js';
 
 const NOTEBOOKS = path.join(REPO_ROOT, 'notebooks');
@@ -174,6 +175,21 @@ describe('chlab run', () => {
     const missing = await chlab(['run', 'notebooks/no-such.ipynb']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('no such file');
+  }, 60_000);
+});
+
+describe('chlab run beside another chlab on the same data directory', () => {
+  it('says the directory is in use and how to get past it', async () => {
+    const { config, engine } = testQueryService(testConfig());
+    try {
+      await engine.json('SELECT 1');
+      const run = await chlab(['run', 'notebooks/quickstart.ipynb'], { env: { CHLAB_DATA_DIR: config.dataDir } });
+      expect(run.code).not.toBe(0);
+      expect(run.stderr).toContain(`is in use by another process`);
+      expect(run.stderr).toContain('CHLAB_DATA_DIR');
+    } finally {
+      await engine.close();
+    }
   }, 60_000);
 });
 
