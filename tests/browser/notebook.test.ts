@@ -402,7 +402,8 @@ describe.skipIf(!!skipReason)('a ClickHouse notebook in JupyterLab (headless Chr
     await expect
       .poll(async () => {
         const v = await notebookView(page);
-        return v.status === 'idle' && v.cells[slow]!.outputs.length > 0;
+        const [rows] = tables(v.cells[slow]!);
+        return v.status === 'idle' && v.cells[slow]!.outputs.length > 1 && !!rows && !rows.summary.startsWith('Receiving');
       }, WAIT)
       .toBe(true);
     const stoppedMs = Date.now() - interruptedAt;

@@ -255,7 +255,17 @@ export class ResultView {
   }
 
   private readonly onRecordChanged = (): void => {
-    if (this.recordTimer || this.disposed) {
+    if (this.disposed) {
+      return;
+    }
+    if (this.record && this.record.state !== 'receiving') {
+      // The end of a result shows at once, never a beat after the kernel's own end of the cell.
+      clearTimeout(this.recordTimer);
+      this.recordTimer = 0;
+      this.syncWithRecord();
+      return;
+    }
+    if (this.recordTimer) {
       return;
     }
     // Batches land every few milliseconds: update at most ten times a second.
