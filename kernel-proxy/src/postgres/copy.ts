@@ -37,6 +37,9 @@ const NOTICE_RESPONSE = 0x4e; // N
 const NOTIFICATION_RESPONSE = 0x41; // A
 const PARAMETER_STATUS = 0x53; // S
 
+/** What the stream pushes at a time (the last piece of a COPY may be shorter). */
+export const OUTPUT_BYTES = 1 << 20;
+
 /** The parts of pg's connection a COPY OUT takes over while it runs (the same ones pg-copy-streams uses). */
 interface PgConnection {
   stream: Readable;
@@ -46,9 +49,10 @@ interface PgConnection {
 /**
  * `COPY … TO STDOUT` as a Readable of the rows' bytes: a pg Submittable (client.query(new CopyOutStream(sql))).
  * Like pg-copy-streams' `to`, it reads the connection's socket itself while the COPY runs (pausing it while the
- * consumer is full) and gives the socket back to pg for the end of the command; unlike it, it strips the
- * protocol framing in place, one copyWithin per row into the socket chunk it arrived in, and pushes each chunk
- * once, with no Buffer object per row. `rows` counts CopyData messages: one per row in COPY's text format.
+ * consumer is full) and gives the socket back to pg for the end of the command; unlike it, it makes no Buffer
+ * object per row: it copies the rows' bytes, framing stripped, into output buffers of OUTPUT_BYTES and pushes
+ * each when full (PostgreSQL sends 8 KiB at a time: pushed as they come, each would be one write of the
+ * consumer). `rows` counts CopyData messages: one per row in COPY's text format.
  */
 export class CopyOutStream extends Readable implements pg.Submittable {
   rows = 0;
@@ -65,6 +69,8 @@ export class CopyOutStream extends Readable implements pg.Submittable {
   private remaining = 0;
   private inMessage = false;
   private isData = false;
+  private output = Buffer.allocUnsafeSlow(OUTPUT_BYTES);
+  private outputLength = 0;
   private wantMore = false;
   private forwarding = false;
   private finished = false;
@@ -104,18 +110,19 @@ export class CopyOutStream extends Readable implements pg.Submittable {
     }
   }
 
-  /** Strips the framing of `chunk` in place and pushes its row bytes; false when the consumer is full. */
+  /** Copies the rows' bytes of `chunk` into the output; false when the consumer is full. */
   private parse(chunk: Buffer): boolean {
     let read = 0;
-    let write = 0;
     let rows = 0;
+    let bytes = 0;
+    let wantMore = true;
     const end = chunk.length;
     while (read < end) {
       if (this.inMessage) {
         const n = Math.min(this.remaining, end - read);
         if (this.isData) {
-          if (write !== read) chunk.copyWithin(write, read, read + n);
-          write += n;
+          wantMore = this.append(chunk, read, read + n) && wantMore;
+          bytes += n;
         }
         read += n;
         this.remaining -= n;
@@ -127,11 +134,11 @@ export class CopyOutStream extends Readable implements pg.Submittable {
       let length: number;
       if (this.headerHave === 0 && end - read >= 5) {
         type = chunk[read]!;
-        if (type === ERROR_RESPONSE) return this.finish(chunk, read, write, rows, false);
+        if (type === ERROR_RESPONSE) return this.finish(chunk, read, rows, bytes, false);
         length = chunk.readUInt32BE(read + 1);
         read += 5;
       } else {
-        if (this.headerHave === 0 && chunk[read] === ERROR_RESPONSE) return this.finish(chunk, read, write, rows, false);
+        if (this.headerHave === 0 && chunk[read] === ERROR_RESPONSE) return this.finish(chunk, read, rows, bytes, false);
         while (this.headerHave < 5 && read < end) this.header[this.headerHave++] = chunk[read++]!;
         if (this.headerHave < 5) break;
         this.headerHave = 0;
@@ -148,29 +155,50 @@ export class CopyOutStream extends Readable implements pg.Submittable {
         // included (an error reaches handleError through pg, so the stream does not end as if complete).
         const done = type !== ERROR_RESPONSE;
         const back = read - 5;
-        if (back >= 0) return this.finish(chunk, back, write, rows, done);
+        if (back >= 0) return this.finish(chunk, back, rows, bytes, done);
         // The header straddled two chunks: hand pg the header bytes and the rest of this chunk.
-        return this.finish(Buffer.concat([this.header, chunk.subarray(read)]), 0, 0, rows, done, chunk.subarray(0, write));
+        return this.finish(Buffer.concat([this.header, chunk.subarray(read)]), 0, rows, bytes, done);
       }
       this.remaining = length - 4;
       this.inMessage = this.remaining > 0;
     }
-    return this.emitRows(chunk.subarray(0, write), rows);
+    this.count(rows, bytes);
+    return wantMore;
   }
 
-  private emitRows(data: Buffer, rows: number): boolean {
-    if (rows) {
-      this.rows += rows;
-      this.bytes += data.length;
-      this.onRows?.(rows, data.length);
+  /** Copies chunk[from, to) into the output buffer, pushing each buffer that fills; false when the consumer is full. */
+  private append(chunk: Buffer, from: number, to: number): boolean {
+    let wantMore = true;
+    while (from < to) {
+      const n = Math.min(to - from, OUTPUT_BYTES - this.outputLength);
+      chunk.copy(this.output, this.outputLength, from, from + n);
+      this.outputLength += n;
+      from += n;
+      if (this.outputLength === OUTPUT_BYTES) wantMore = this.flush() && wantMore;
     }
-    return data.length ? this.push(data) : true;
+    return wantMore;
+  }
+
+  private flush(): boolean {
+    if (this.outputLength === 0) return true;
+    const full = this.output.subarray(0, this.outputLength);
+    this.output = Buffer.allocUnsafeSlow(OUTPUT_BYTES);
+    this.outputLength = 0;
+    return this.push(full);
+  }
+
+  private count(rows: number, bytes: number): void {
+    if (!rows && !bytes) return;
+    this.rows += rows;
+    this.bytes += bytes;
+    this.onRows?.(rows, bytes);
   }
 
   /** The COPY's data ended at `rest[from]` (CopyDone) or an error arrived there: give the socket back to pg. */
-  private finish(rest: Buffer, from: number, write: number, rows: number, done: boolean, data?: Buffer): boolean {
+  private finish(rest: Buffer, from: number, rows: number, bytes: number, done: boolean): boolean {
     this.finished = true;
-    this.emitRows(data ?? rest.subarray(0, write), rows);
+    this.count(rows, bytes);
+    this.flush();
     const conn = this.connection!;
     const unread = rest.subarray(from);
     conn.stream.removeListener('readable', this.onReadableEvent);
