@@ -73,7 +73,9 @@ function scalarConditions(column: SourceColumn, dest: string, v: string): Omit<C
         sourceScale = 2;
       }
       if (base === 'numeric' || base === 'float4' || base === 'float8') {
-        out.push({ kind: 'not_a_number', description: `NaN or Infinity cannot be stored in ${t}`, sql: `${v} IN ('NaN', 'Infinity', '-Infinity')` });
+        // (a numeric with a precision holds no infinity: one comparison instead of three, per row)
+        const sql = base === 'numeric' && src.typmod >= 0 ? `${v} = 'NaN'` : `${v} IN ('NaN', 'Infinity', '-Infinity')`;
+        out.push({ kind: 'not_a_number', description: `NaN or Infinity cannot be stored in ${t}`, sql });
       }
       if (sourceIntDigits > precision - scale) {
         out.push({
