@@ -40,7 +40,7 @@ async function main(): Promise<void> {
       const [row] = await engine.json<{ n: string }>('SELECT toString(count()) AS n FROM events_pull');
       result = { ms, rows: Number(row?.n) };
     } else {
-      const service = new MigrationService({ engine, connections: new PostgresConnections({ default: pg }), database: 'default', dataDir });
+      const service = new MigrationService({ engine, connections: new PostgresConnections({ default: pg }), database: 'default' });
       const spec = `source: public.events\ntarget: events\noptions:\n  batch_size: ${batch}\n  parallelism: ${parallelism}\n`;
       const t = performance.now();
       const { run } = await service.start(spec, { rerun: true });

@@ -223,7 +223,7 @@ export function copySelectList(plans: readonly ColumnPlan[], check?: string | nu
 
 /**
  * INSERT … SELECT turning read columns into destination values. `from` is the ClickHouse source
- * (file(…), input(…)). Two levels: the inner SELECT names each converted value after its source column
+ * (url(…), input(…)). Two levels: the inner SELECT names each converted value after its source column
  * (what transforms refer to), the outer one applies transforms, NULL handling and the final CAST, by position
  * (no aliases, so renamed columns never shadow each other).
  */
@@ -250,8 +250,8 @@ export function finalExpression(p: ColumnPlan): string {
   return `CAST(${value}, ${chString(p.destination_type)})`;
 }
 
-export function fileSource(path: string, plans: readonly ColumnPlan[], check = false): string {
-  return `file(${chString(path)}, 'TSV', ${chString(readStructure(plans, check))})`;
+export function urlSource(url: string, plans: readonly ColumnPlan[], check = false): string {
+  return `url(${chString(url)}, 'TSV', ${chString(readStructure(plans, check))})`;
 }
 
 export function inputSource(plans: readonly ColumnPlan[], check = false): string {

@@ -1,7 +1,7 @@
 // The transfer: ranges copied in parallel from PostgreSQL (COPY … TO STDOUT, text) into ClickHouse.
-//  - embedded chDB: each range streams into a temp file (backpressure: the socket pauses while the disk
-//    catches up), then `INSERT … SELECT <conversions> FROM file(…, 'TSV')` loads it with parallel parsing;
-//    the next ranges' COPYs run meanwhile;
+//  - embedded chDB: each range's COPY streams into `INSERT … SELECT <conversions> FROM url(…, 'TSV')` through a
+//    loopback HTTP feed (range-feed.ts): chDB parses as PostgreSQL sends, with backpressure, and no temp file;
+//    each worker has its own chDB connection, so `parallelism` ranges load side by side;
 //  - ClickHouse server: each range's COPY stream is the body of `INSERT … SELECT … FROM input(…) FORMAT TSV`;
 //  - pull: ClickHouse reads the range itself through postgresql() (same insert, no rows through Node).
 // Exactness: each range is inserted as ONE block (squashing thresholds above the range size, one insert
@@ -10,8 +10,7 @@
 // a retried or resumed range with the same token is dropped by ClickHouse if it had been committed before its
 // "done" record was written. So a range is loaded exactly once however often it is retried.
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, rm } from 'node:fs/promises';
-import path from 'node:path';
+import type { ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { PassThrough } from 'node:stream';
 import type pg from 'pg';
@@ -20,10 +19,11 @@ import type { ClickHouseHttpConfig } from '../config.js';
 import type { ClickHouseEngine, QueryOptions, Settings } from '../clickhouse/engine.js';
 import { toClickHouseError } from '../clickhouse/errors.js';
 import { connectPostgres, postgresErrorMessage } from '../postgres/connect.js';
-import { copyToFile, CopyOutStream } from '../postgres/copy.js';
+import { CopyOutStream } from '../postgres/copy.js';
 import type { ResolvedConnection } from '../postgres/connections.js';
 import type { MigrationHistory } from './history.js';
-import { activeColumns, copySelectList, fileSource, finalExpression, inputSource, insertSelect, type ColumnPlan } from './plan.js';
+import { activeColumns, copySelectList, finalExpression, inputSource, insertSelect, urlSource, type ColumnPlan } from './plan.js';
+import { RangeFeed } from './range-feed.js';
 import { rangeCondition, type CopyRange, type RangePlan } from './planner.js';
 import { chIdent, chString, chTable, MigrationError, pgTable } from './sql.js';
 
@@ -65,7 +65,6 @@ export interface TransferDeps {
   engine: ClickHouseEngine;
   history: MigrationHistory;
   connection: ResolvedConnection;
-  tmpDir: string;
   /** For a ClickHouse server: where to stream inserts (the same server the engine talks to). */
   http?: ClickHouseHttpConfig;
   onRows(rows: number): void;
@@ -106,14 +105,6 @@ export function isTransient(error: unknown): boolean {
   return /Connection terminated|terminating connection|connection .*(closed|ended)|Client has encountered a connection error|socket hang up|ECONNRESET|read ECONNRESET/i.test(e.message ?? '');
 }
 
-export async function cleanupTempFiles(tmpDir: string, migrationId: string): Promise<void> {
-  try {
-    for (const name of await readdir(tmpDir)) if (name.startsWith(`${migrationId}-`)) await rm(path.join(tmpDir, name), { force: true });
-  } catch {
-    /* no temp dir yet */
-  }
-}
-
 class AbortedError extends Error {
   constructor() {
     super('interrupted');
@@ -123,7 +114,6 @@ class AbortedError extends Error {
 
 /** Runs the pending ranges with `parallelism` workers; rejects with the first failure (others stop). */
 export async function transfer(job: TransferJob, deps: TransferDeps): Promise<void> {
-  await mkdir(deps.tmpDir, { recursive: true });
   const queue = [...job.pending];
   const internal = new AbortController();
   const signal = AbortSignal.any([deps.signal, internal.signal]);
@@ -140,12 +130,11 @@ export async function transfer(job: TransferJob, deps: TransferDeps): Promise<vo
       application: 'chlab-migration',
     });
   }
-  // Embedded chDB: each loader lane is a connection of its own (chDB runs them side by side), so `parallelism`
-  // ranges are parsed and written at once, beside the main lane; engines without side connections load in turn.
-  const lanes = !http && job.method === 'copy' ? openLoadLanes(deps.engine, Math.max(1, Math.min(job.parallelism, queue.length))) : [];
-  const loader = new LoaderPool(lanes.map((l) => l.command));
-  const loads: Promise<void>[] = [];
-  const worker = async () => {
+  const workers = Math.max(1, Math.min(job.parallelism, queue.length));
+  // Embedded chDB: each worker loads through a connection of its own (chDB runs them side by side).
+  const lanes = !http && job.method === 'copy' ? openLoadLanes(deps.engine, workers) : [];
+  const feed = lanes.length ? await RangeFeed.open() : undefined;
+  const worker = async (index: number) => {
     let client: pg.Client | undefined;
     /** Whether `client` reads the shared snapshot. */
     let inSnapshot = false;
@@ -192,40 +181,11 @@ export async function transfer(job: TransferJob, deps: TransferDeps): Promise<vo
               bytes = result.bytes;
               await afterCopy(range);
             } else {
-              // Embedded: COPY into a temp file, then hand the file to the (serial) loader and go on with the next
-              // range at once, so PostgreSQL keeps streaming while chDB parses; at most `parallelism` files wait.
-              await loader.room(job.parallelism + lanes.length - 1, signal);
               client ??= await connect();
-              const file = path.join(deps.tmpDir, `${job.migrationId}-${range.id}-${attempt}-${randomUUID().slice(0, 8)}.tsv`);
-              let copied: { rows: number; bytes: number };
-              try {
-                copied = await copyToFile(client, copySql(job, range), file, { signal, onRows });
-              } catch (error) {
-                await rm(file, { force: true });
-                throw error;
-              }
-              const counted = reported;
-              loads.push(
-                loader
-                  .enqueue(async (lane) => {
-                    try {
-                      if (signal.aborted) throw new AbortedError();
-                      const token = await prepareKeyedLoad(job, deps, range, copied.rows);
-                      if (token !== null) await loadFile(job, lane, range, file, token);
-                      await deps.history.recordRangeDone(job.migrationId, range, job.ranges.kind, copied.rows, copied.bytes, performance.now() - started);
-                      deps.onRangeDone(range, copied.rows, counted);
-                    } finally {
-                      await rm(file, { force: true });
-                    }
-                  })
-                  .catch((error: unknown) => {
-                    failure ??= error;
-                    internal.abort();
-                  }),
-              );
-              // (while chDB loads the file: this connection is free until the next range)
-              await afterCopy(range);
-              break;
+              const result = await streamRangeEmbedded(job, deps, { lane: lanes[index]!.command, feed: feed!, client, range, onRows, signal, afterCopy: () => afterCopy(range) });
+              // (null: a resumed range the target already holds whole)
+              rows = result?.rows ?? 0;
+              bytes = result?.bytes ?? 0;
             }
             await deps.history.recordRangeDone(job.migrationId, range, job.ranges.kind, rows, bytes, performance.now() - started);
             deps.onRangeDone(range, rows, reported);
@@ -250,26 +210,91 @@ export async function transfer(job: TransferJob, deps: TransferDeps): Promise<vo
     }
   };
   try {
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(job.parallelism, queue.length)) }, worker));
-    await Promise.all(loads);
+    await Promise.all(Array.from({ length: workers }, (_, index) => worker(index)));
   } finally {
     await http?.close().catch(() => undefined);
+    await feed?.close().catch(() => undefined);
     await Promise.all(lanes.map((l) => l.close().catch(() => undefined)));
-    await cleanupTempFiles(deps.tmpDir, job.migrationId);
   }
   if (failure) throw failure;
   if (deps.signal.aborted) throw new AbortedError();
 }
 
-/** Loads one range's COPY file: INSERT … SELECT <conversions> FROM file(…, 'TSV') as one deduplicated block. */
-async function loadFile(job: TransferJob, lane: LoadLane, range: CopyRange, file: string, token?: string): Promise<void> {
-  const settings = rangeInsertSettings(job.migrationId, range.id);
+/** For an insert reading a range from the loopback feed: one GET (no HEAD, no retry), and no timeout while PostgreSQL works. */
+const FEED_SETTINGS: Settings = { http_max_tries: 1, http_make_head_request: 0, http_receive_timeout: 24 * 3600 };
+
+interface EmbeddedRange {
+  lane: LoadLane;
+  feed: RangeFeed;
+  client: pg.Client;
+  range: CopyRange;
+  onRows: (rows: number) => void;
+  signal: AbortSignal;
+  /** The source side of the validation for the range, started once its COPY is through (beside chDB writing the part). */
+  afterCopy: () => Promise<void>;
+}
+
+/**
+ * One range into embedded chDB: ClickHouse's INSERT reads the range's COPY through the loopback feed as PostgreSQL
+ * sends it. A failed COPY (a dropped connection, a PostgreSQL error) cuts the body short, so ClickHouse commits
+ * nothing, and is what this rejects with (retried when transient); a refused insert (the value check, a value
+ * ClickHouse cannot parse) stops the COPY and rejects as a RangeLoadError. Null: a resumed range found whole in the target.
+ */
+async function streamRangeEmbedded(job: TransferJob, deps: TransferDeps, r: EmbeddedRange): Promise<{ rows: number; bytes: number } | null> {
+  const { range, client, signal } = r;
+  const token = await prepareKeyedLoad(job, deps, range, () => countSourceRange(job, client, range));
+  if (token === null) return null;
+  let source: CopyOutStream | undefined;
+  let endCopy!: (error?: unknown) => void;
+  const copied = new Promise<void>((resolve, reject) => (endCopy = (error) => (error === undefined ? resolve() : reject(error))));
+  copied.catch(() => undefined);
+  const offer = r.feed.offer((response: ServerResponse) => {
+    source = client.query(new CopyOutStream(copySql(job, range), r.onRows));
+    pipeline(source, response, { signal }).then(
+      () => endCopy(),
+      (error: unknown) => {
+        // (the chunked body stays unfinished: ClickHouse fails the read and commits nothing)
+        response.destroy();
+        endCopy(error);
+      },
+    );
+  });
+  const settings = { ...rangeInsertSettings(job.migrationId, range.id), ...FEED_SETTINGS };
   if (token) settings.insert_deduplication_token = token;
+  const insert = r.lane(insertSelect(job.target, job.mappings, urlSource(offer.url, job.mappings, !!job.check), !!job.check), { settings, signal });
+  insert.catch(() => undefined);
   try {
-    await lane(insertSelect(job.target, job.mappings, fileSource(file, job.mappings, !!job.check), !!job.check), { settings });
+    const first = await Promise.race([copied.then(() => 'copied', () => 'copy failed'), insert.then(() => 'inserted', () => 'insert failed')]);
+    if (first === 'copied') {
+      const partial = r.afterCopy();
+      await insert;
+      await partial;
+    } else {
+      await insert;
+      await copied;
+      await r.afterCopy();
+    }
   } catch (error) {
+    if (source && !source.destroyed) source.destroy();
+    await copied.catch(() => undefined);
+    if (source?.failure) throw source.failure;
+    if (signal.aborted) throw error;
     throw new RangeLoadError(range, toClickHouseError(error).display);
+  } finally {
+    offer.withdraw();
   }
+  if (!source) throw new RangeLoadError(range, 'ClickHouse did not read the range');
+  if (source.commandRows !== undefined && source.commandRows !== source.rows) {
+    throw new RangeLoadError(range, `PostgreSQL reported ${source.commandRows} rows but sent ${source.rows}`);
+  }
+  return { rows: source.rows, bytes: source.bytes };
+}
+
+/** A range's row count in the worker's snapshot (a resumed run compares it with what the target holds). */
+async function countSourceRange(job: TransferJob, client: pg.Client, range: CopyRange): Promise<number> {
+  const where = rangeCondition(job.ranges, range);
+  const result = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${pgTable(job.source.schema, job.source.table)}${where ? ` WHERE ${where}` : ''}`);
+  return Number(result.rows[0]?.n ?? 0);
 }
 
 /**
@@ -281,10 +306,11 @@ async function loadFile(job: TransferJob, lane: LoadLane, range: CopyRange, file
  * with a fresh token; some → delete them (synchronous mutation), then load with a fresh token. Without such a
  * key (ctid ranges, a transformed key) the deduplication token alone decides.
  */
-async function prepareKeyedLoad(job: TransferJob, deps: TransferDeps, range: CopyRange, rows: number): Promise<string | null | undefined> {
+async function prepareKeyedLoad(job: TransferJob, deps: TransferDeps, range: CopyRange, sourceRows: () => Promise<number>): Promise<string | null | undefined> {
   if (!job.resuming || job.ranges.kind !== 'key') return undefined;
   const key = job.mappings.find((p) => p.source_field === job.ranges.column && !p.skip && !p.transformation);
   if (!key) return undefined;
+  const rows = await sourceRows();
   const conditions: string[] = [];
   if (range.lo !== null) conditions.push(`${chIdent(key.destination_field)} >= ${BigInt(range.lo).toString()}`);
   if (range.hi !== null) conditions.push(`${chIdent(key.destination_field)} < ${BigInt(range.hi).toString()}`);
@@ -304,50 +330,6 @@ function openLoadLanes(engine: ClickHouseEngine, count: number): { command: Load
   const side = engine as ClickHouseEngine & { openSideConnection?: () => { command: LoadLane; close(): Promise<void> } };
   if (typeof side.openSideConnection !== 'function') return [{ command: (sql, options) => engine.command(sql, options), close: async () => undefined }];
   return Array.from({ length: count }, () => side.openSideConnection!());
-}
-
-/** Runs loads on the first free lane in arrival order; `room` lets producers wait while `limit` loads are queued or running. */
-class LoaderPool {
-  private readonly free: LoadLane[];
-  private readonly queued: ((lane: LoadLane) => void)[] = [];
-  private pending = 0;
-  private waiters: (() => void)[] = [];
-
-  constructor(lanes: LoadLane[]) {
-    this.free = [...lanes];
-  }
-
-  async enqueue(fn: (lane: LoadLane) => Promise<void>): Promise<void> {
-    this.pending++;
-    try {
-      const lane = this.free.shift() ?? (await new Promise<LoadLane>((resolve) => this.queued.push(resolve)));
-      try {
-        await fn(lane);
-      } finally {
-        const next = this.queued.shift();
-        if (next) next(lane);
-        else this.free.push(lane);
-      }
-    } finally {
-      this.pending--;
-      this.waiters.splice(0).forEach((wake) => wake());
-    }
-  }
-
-  async room(limit: number, signal: AbortSignal): Promise<void> {
-    while (this.pending >= limit && !signal.aborted) {
-      await new Promise<void>((resolve) => {
-        // Woken by a finished load or by the abort; either way the abort listener goes (no pile-up per wait).
-        const onAbort = () => resolve();
-        signal.addEventListener('abort', onAbort, { once: true });
-        this.waiters.push(() => {
-          signal.removeEventListener('abort', onAbort);
-          resolve();
-        });
-      });
-    }
-    if (signal.aborted) throw new AbortedError();
-  }
 }
 
 async function streamRangeHttp(job: TransferJob, client: pg.Client, http: ClickHouseClient, range: CopyRange, onRows: (n: number) => void, signal: AbortSignal) {

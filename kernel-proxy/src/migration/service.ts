@@ -1,7 +1,6 @@
 // One engine behind the %%migrate cell and the REST API: plan (analyze + mapping + DDL + value check),
 // start/resume a run (history record, ranges, transfer, validation), status and history.
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import type { Logger } from 'pino';
 import type pg from 'pg';
 import type { ClickHouseHttpConfig } from '../config.js';
@@ -13,7 +12,7 @@ import type { PostgresConnections, ResolvedConnection } from '../postgres/connec
 import { MigrationHistory, type HistoryFilter, type HistoryRecord, type MigrationStatus } from './history.js';
 import { activeColumns, buildDdl, DEDUP_WINDOW, planColumns, resolveOrderBy, selectForCheck, type ColumnPlan, type MigrationPlan } from './plan.js';
 import { planRanges, rangeCondition, type CopyRange, type RangePlan } from './planner.js';
-import { cleanupTempFiles, errorMessage, RangeLoadError, transfer, type TransferJob } from './runner.js';
+import { errorMessage, RangeLoadError, transfer, type TransferJob } from './runner.js';
 import { parseSpec, parseSpecDoc, resolveSpec, serializeSpec, specKey, type ResolvedSpec, type SpecDoc } from './spec.js';
 import { checkPgName, chTable, MigrationError, redact } from './sql.js';
 import { describeProblems, rowCheckExpression, runValueCheck, valueConditions, type ValueCheckResult } from './value-check.js';
@@ -75,7 +74,6 @@ export interface MigrationServiceOptions {
   connections: PostgresConnections;
   /** Database for unqualified target names. */
   database: string;
-  dataDir: string;
   http?: ClickHouseHttpConfig;
   log?: Logger;
 }
@@ -141,12 +139,10 @@ export class ActiveMigration {
 export class MigrationService {
   readonly history: MigrationHistory;
   private readonly active = new Map<string, ActiveMigration>();
-  private readonly tmpDir: string;
   private clickhouseTimezone: string | undefined;
 
   constructor(private readonly options: MigrationServiceOptions) {
     this.history = new MigrationHistory(options.engine);
-    this.tmpDir = path.join(options.dataDir, 'migration-tmp');
   }
 
   get engine(): ClickHouseEngine {
@@ -383,7 +379,6 @@ export class MigrationService {
       }
     };
     try {
-      await cleanupTempFiles(this.tmpDir, id);
       // One snapshot for the value check, the ranges and the validation (exported to the copy workers).
       coordinator = await connectPostgres(conn.config, { applicationName: 'chlab-migration-coordinator' });
       let snapshot: string | undefined;
@@ -537,7 +532,6 @@ export class MigrationService {
             engine: this.engine,
             history: this.history,
             connection: conn,
-            tmpDir: this.tmpDir,
             http: this.options.http,
             signal: run.controller.signal,
             onRows: (n) => run.addRows(n),

@@ -17,7 +17,6 @@ export function createMigrationService(config: Config, engine: ClickHouseEngine,
     engine,
     connections: new PostgresConnections(named, demo),
     database: config.clickhouse.database,
-    dataDir: config.dataDir,
     http: config.clickhouse.kind === 'http' ? config.clickhouse : undefined,
     log: logger,
   });

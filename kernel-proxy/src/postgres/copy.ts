@@ -59,6 +59,8 @@ export class CopyOutStream extends Readable implements pg.Submittable {
   bytes = 0;
   /** The row count of PostgreSQL's CommandComplete tag (COPY n), once the command completes. */
   commandRows: number | undefined;
+  /** What failed on PostgreSQL's side (an error it sent, or its connection lost), as opposed to the consumer's. */
+  failure: Error | undefined;
   private connection: PgConnection | undefined;
   private pgDataHandler: ((chunk: Buffer) => void) | undefined;
   private readonly onReadableEvent = () => this.forward();
@@ -211,6 +213,7 @@ export class CopyOutStream extends Readable implements pg.Submittable {
   }
 
   handleError(error: Error): void {
+    this.failure ??= error;
     this.destroy(error);
   }
 

@@ -11,7 +11,7 @@ import { freshSchema, migrationService, pgClient } from './support.js';
 
 const config = testConfig();
 const engine = createEngine(config);
-const service = migrationService(engine, config.dataDir);
+const service = migrationService(engine);
 let admin: pg.Client;
 let schema: string;
 

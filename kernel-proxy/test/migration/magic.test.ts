@@ -13,7 +13,7 @@ import { updateSpecSource } from '../../src/migration/spec.js';
 import { freshSchema, migrationService, pgClient } from './support.js';
 
 const { config, engine, queries } = testQueryService();
-const service = migrationService(engine, config.dataDir);
+const service = migrationService(engine);
 const manager = new ClickHouseKernelManager(queries, silentLogger, soleUser(), [new MigrateMagic(service)]);
 let admin: pg.Client;
 let schema: string;

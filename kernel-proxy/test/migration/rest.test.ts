@@ -10,7 +10,7 @@ import { freshSchema, migrationService, pgClient, pgConfig } from './support.js'
 
 const config = testConfig();
 const engine = createEngine(config);
-const service = migrationService(engine, config.dataDir);
+const service = migrationService(engine);
 const app = Fastify({ loggerInstance: silentLogger });
 let admin: pg.Client;
 let schema: string;
@@ -180,7 +180,7 @@ describe('REST /api/migration', () => {
   }, 60_000);
 
   it('never shows a credential', async () => {
-    const wrong = migrationService(engine, config.dataDir, { ...pgConfig(), database: 'no_such_db' });
+    const wrong = migrationService(engine, { ...pgConfig(), database: 'no_such_db' });
     const scoped = Fastify({ loggerInstance: silentLogger });
     await scoped.register(migrationApiPlugin, { service: wrong });
     const response = await scoped.inject({ method: 'POST', url: '/api/migration/analyze-source', payload: { schema, table: 'customers' } });

@@ -182,7 +182,7 @@ describe('resume after kill -9 of the proxy', () => {
 describe('PostgreSQL connection drops', () => {
   const config = testConfig({ CHLAB_DEMO_POSTGRES: '0' });
   const engine = createEngine(config);
-  const service = migrationService(engine, config.dataDir);
+  const service = migrationService(engine);
   afterAll(async () => {
     await service.close();
     await engine.close();

@@ -24,8 +24,8 @@ export async function freshSchema(client: pg.Client, prefix: string): Promise<st
   return schema;
 }
 
-export function migrationService(engine: ClickHouseEngine, dataDir: string, config: PostgresConfig = pgConfig()): MigrationService {
-  return new MigrationService({ engine, connections: new PostgresConnections({ default: config }), database: 'default', dataDir });
+export function migrationService(engine: ClickHouseEngine, config: PostgresConfig = pgConfig()): MigrationService {
+  return new MigrationService({ engine, connections: new PostgresConnections({ default: config }), database: 'default' });
 }
 
 export async function runToEnd(service: MigrationService, spec: string, options: { rerun?: boolean } = {}): Promise<MigrationSummary> {

@@ -10,7 +10,7 @@ import { combinePartials, sourceAggregates, sourcePartials, validationQueries } 
 
 const config = testConfig();
 const engine = createEngine(config);
-const service = migrationService(engine, config.dataDir);
+const service = migrationService(engine);
 let admin: pg.Client;
 let schema: string;
 

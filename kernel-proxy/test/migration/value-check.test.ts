@@ -8,7 +8,7 @@ import { freshSchema, migrationService, pgClient, runToEnd } from './support.js'
 
 const config = testConfig();
 const engine = createEngine(config);
-const service = migrationService(engine, config.dataDir);
+const service = migrationService(engine);
 let admin: pg.Client;
 let schema: string;
 
