@@ -28,6 +28,7 @@ async function main(): Promise<void> {
   try {
     await engine.json('SELECT 1');
     const rssBefore = process.memoryUsage().rss;
+    const cpuBefore = process.cpuUsage();
     let result: Record<string, unknown>;
     if (task === 'pull') {
       await engine.command(TARGET_DDL);
@@ -51,8 +52,9 @@ async function main(): Promise<void> {
     }
     clearInterval(sample);
     const usage = process.resourceUsage();
+    const cpu = process.cpuUsage(cpuBefore);
     process.stdout.write(
-      `${JSON.stringify({ ...result, peak_rss_mb: Math.round(Math.max(peakRss, usage.maxRSS * 1024) / 1048576), rss_before_mb: Math.round(rssBefore / 1048576), peak_js_mb: Math.round(peakHeap / 1048576) })}\n`,
+      `${JSON.stringify({ ...result, cpu_ms: Math.round((cpu.user + cpu.system) / 1000), peak_rss_mb: Math.round(Math.max(peakRss, usage.maxRSS * 1024) / 1048576), rss_before_mb: Math.round(rssBefore / 1048576), peak_js_mb: Math.round(peakHeap / 1048576) })}\n`,
     );
   } finally {
     clearInterval(sample);

@@ -21,6 +21,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 
 const log = (s: string) => process.stdout.write(`${s}\n`);
 const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const cpuSec = (ms: number | undefined) => (ms === undefined ? 'n/a' : sec(ms));
 
 function worker(args: string[]): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
@@ -69,19 +70,29 @@ export async function runMigrationBench(): Promise<Record<string, number>> {
     const size = await client.query<{ s: string }>("SELECT pg_size_pretty(pg_total_relation_size('events')) AS s");
     log(`loaded in ${sec(performance.now() - t0)} (${size.rows[0]?.s})`);
 
-    const runs: { copy: number; pull: number; migration: Record<string, unknown> }[] = [];
+    // CPU of each task: PostgreSQL's (the cluster's processes, reaped backends included) and the measured process's.
+    const clusterCpu = async <T>(task: () => Promise<T>): Promise<[T, number | undefined]> => {
+      const before = server.cpuMs();
+      const result = await task();
+      await new Promise((resolve) => setTimeout(resolve, 200)); // (backends of a finished worker are reaped)
+      const after = server.cpuMs();
+      return [result, before === undefined || after === undefined ? undefined : after - before];
+    };
+    const runs: { copy: number; pull: number; migration: Record<string, unknown>; cpu: { copy?: number; pullPg?: number; pull: number; migrationPg?: number; migration: number } }[] = [];
     await copyBinary(client); // warm the cache
     for (let i = 0; i < RUNS; i++) {
       // Each run measures the three side by side, so load from elsewhere on the machine hits them alike.
-      const copyBefore = await copyBinary(client);
-      const pull = await worker(['pull', JSON.stringify(config)]);
+      const [copyBefore, copyPg] = await clusterCpu(() => copyBinary(client));
+      const [pull, pullPg] = await clusterCpu(() => worker(['pull', JSON.stringify(config)]));
       if (pull.rows !== ROWS) throw new Error(`postgresql() pull moved ${pull.rows} rows`);
-      const migration = await worker(['migrate', JSON.stringify(config), String(BATCH), String(PARALLELISM)]);
+      const [migration, migrationPg] = await clusterCpu(() => worker(['migrate', JSON.stringify(config), String(BATCH), String(PARALLELISM)]));
       if (migration.rows !== ROWS || migration.validation_ok !== true) throw new Error(`migration moved ${migration.rows} rows, validation ${migration.validation_ok}`);
       const copyAfter = await copyBinary(client);
       const copy = Math.min(copyBefore, copyAfter);
-      runs.push({ copy, pull: pull.ms as number, migration });
+      const cpu = { copy: copyPg, pullPg, pull: pull.cpu_ms as number, migrationPg, migration: migration.cpu_ms as number };
+      runs.push({ copy, pull: pull.ms as number, migration, cpu });
       log(`run ${i + 1}: COPY binary ${sec(copyBefore)} / ${sec(copyAfter)}, postgresql() pull ${sec(pull.ms as number)}, migration ${sec(migration.ms as number)} ${JSON.stringify(migration.phases)}`);
+      log(`       CPU: COPY binary: PostgreSQL ${cpuSec(copyPg)}; pull: PostgreSQL ${cpuSec(pullPg)} + chDB process ${cpuSec(cpu.pull)}; migration: PostgreSQL ${cpuSec(migrationPg)} + chDB/Node process ${cpuSec(cpu.migration)}`);
     }
     await client.end();
     const ratio = (r: (typeof runs)[number], key: 'total' | 'copy_phase', base: 'copy' | 'pull') => {
@@ -108,6 +119,12 @@ export async function runMigrationBench(): Promise<Record<string, number>> {
     log(line('  copy phase alone ÷ COPY binary:           ', 'copy_phase', 'copy'));
     log(line('migration ÷ postgresql() pull (goal < 1×):  ', 'total', 'pull'));
     log(line('  copy phase alone ÷ postgresql() pull:     ', 'copy_phase', 'pull'));
+    const cpuOf = (pg: number | undefined, own: number) => (pg === undefined ? undefined : pg + own);
+    const migrationCpu = cpuOf(best.cpu.migrationPg, best.cpu.migration);
+    const pullCpu = cpuOf(best.cpu.pullPg, best.cpu.pull);
+    if (migrationCpu !== undefined && pullCpu !== undefined) {
+      log(`CPU (PostgreSQL + the measured process) of that run: migration ${sec(migrationCpu)}, pull ${sec(pullCpu)}, COPY binary ${cpuSec(best.cpu.copy)}: the migration ÷ the pull ${(migrationCpu / pullCpu).toFixed(2)}× (machine: ${cpus().length} cores)`);
+    }
     log(`peak memory of the migrating process: ${best.migration.peak_rss_mb} MB RSS (chDB included; ${best.migration.rss_before_mb} MB before the migration started), JS heap + buffers ${best.migration.peak_js_mb} MB`);
     log(`machine load average during the bench: ${loadavg().map((l) => l.toFixed(1)).join(' ')} (${cpus().length} cores)`);
     return {
@@ -118,6 +135,7 @@ export async function runMigrationBench(): Promise<Record<string, number>> {
       copy_phase_over_copy: ratio(best, 'copy_phase', 'copy'),
       migration_over_pull: ratio(best, 'total', 'pull'),
       peak_rss_mb: best.migration.peak_rss_mb as number,
+      ...(migrationCpu !== undefined && pullCpu !== undefined ? { migration_cpu_ms: migrationCpu, pull_cpu_ms: pullCpu } : {}),
     };
   } finally {
     server.stop();

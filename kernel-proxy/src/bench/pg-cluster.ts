@@ -13,7 +13,38 @@ export interface BenchPostgres {
   password: string;
   database: string;
   version: string;
+  /** CPU time of the whole cluster so far (postmaster, its live processes and the ones it has reaped), in ms; undefined without /proc. */
+  cpuMs(): number | undefined;
   stop(): void;
+}
+
+const TICK_MS = 10; // Linux USER_HZ
+
+/** utime + stime (+ cutime + cstime) of a process, in ms. */
+function processCpuMs(pid: number, withReaped: boolean): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]) + (withReaped ? Number(fields[13]) + Number(fields[14]) : 0);
+  return ticks * TICK_MS;
+}
+
+function clusterCpuMs(data: string): number | undefined {
+  try {
+    const postmaster = Number(readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    let total = processCpuMs(postmaster, true);
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster) total += processCpuMs(Number(entry), false);
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+    return total;
+  } catch {
+    return undefined;
+  }
 }
 
 function binDir(): string {
@@ -91,5 +122,5 @@ export async function startBenchPostgres(): Promise<BenchPostgres> {
   run('pg_ctl', ['-D', data, '-l', path.join(dir, 'log'), '-w', 'start']);
   run('createdb', ['-h', '127.0.0.1', '-p', String(port), '-U', 'chlab', 'bench']);
   const version = run('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'chlab', '-d', 'bench', '-Atc', 'SHOW server_version']).trim();
-  return { host: '127.0.0.1', port, user: 'chlab', password: '', database: 'bench', version, stop };
+  return { host: '127.0.0.1', port, user: 'chlab', password: '', database: 'bench', version, cpuMs: () => clusterCpuMs(data), stop };
 }
