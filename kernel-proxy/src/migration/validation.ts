@@ -123,14 +123,15 @@ function aggregatesFor(p: ColumnPlan, source: SourceTable, utcClickHouse: boolea
         add('min', `to_char(min(${s}), 'YYYY-MM-DD HH24:MI:SS.US')`, `formatDateTime(min(${d}), '%Y-%m-%d %H:%i:%S.%f')`, 'exact', `to_char(min({v}::${type}), 'YYYY-MM-DD HH24:MI:SS.US')`, `min(${s})::text`);
         add('max', `to_char(max(${s}), 'YYYY-MM-DD HH24:MI:SS.US')`, `formatDateTime(max(${d}), '%Y-%m-%d %H:%i:%S.%f')`, 'exact', `to_char(max({v}::${type}), 'YYYY-MM-DD HH24:MI:SS.US')`, `max(${s})::text`);
         if (base === 'timestamptz' || utcClickHouse) {
-          // (partials stay exact numerics: rounded once, at the end, as over the whole table)
+          // Exact numerics (epoch seconds with six decimals) summed, then scaled to microseconds once, not per row;
+          // partials stay seconds and are scaled at the end, as over the whole table.
           add(
             'sum_epoch_us',
-            `coalesce(sum(extract(epoch from ${s}) * 1000000), 0)::numeric(40,0)::text`,
+            `(coalesce(sum(extract(epoch from ${s})), 0) * 1000000)::numeric(40,0)::text`,
             `toString(sum(toInt128(toUnixTimestamp64Micro(${d}))))`,
             'exact',
-            'coalesce(sum({v}::numeric), 0)::numeric(40,0)::text',
-            `coalesce(sum(extract(epoch from ${s}) * 1000000), 0)::text`,
+            '(coalesce(sum({v}::numeric), 0) * 1000000)::numeric(40,0)::text',
+            `coalesce(sum(extract(epoch from ${s})), 0)::text`,
           );
         }
       }
