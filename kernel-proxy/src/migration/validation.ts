@@ -54,7 +54,8 @@ function aggregatesFor(p: ColumnPlan, source: SourceTable, utcClickHouse: boolea
     if (p.nulls === 'default' && /^(min|max)/.test(name)) return;
     out.push({ column: p.source_field, name, pg: pgExpr, ch: chExpr, compare, partial, combine });
   };
-  if (p.nulls !== 'default') add('non_null', `count(${s})::text`, `toString(count(${d}))`, 'exact', SUM);
+  // (a NOT NULL column: its non-null count is the row count, which PostgreSQL computes once for every such column)
+  if (p.nulls !== 'default') add('non_null', column.nullable ? `count(${s})::text` : 'count(*)::text', `toString(count(${d}))`, 'exact', SUM);
   const dest = p.base_type;
   const sameKind = p.suggested_type.replace(/\s/g, '') === dest.replace(/\s/g, '');
   switch (p.category) {
