@@ -263,27 +263,28 @@ async function streamRangeEmbedded(job: TransferJob, deps: TransferDeps, r: Embe
   if (token) settings.insert_deduplication_token = token;
   const insert = r.lane(insertSelect(job.target, job.mappings, urlSource(offer.url, job.mappings, !!job.check), !!job.check), { settings, signal });
   insert.catch(() => undefined);
+  let partial: Promise<void> | undefined;
   try {
     const first = await Promise.race([copied.then(() => 'copied', () => 'copy failed'), insert.then(() => 'inserted', () => 'insert failed')]);
-    if (first === 'copied') {
-      const partial = r.afterCopy();
-      await insert;
-      await partial;
-    } else {
-      await insert;
-      await copied;
-      await r.afterCopy();
-    }
+    if (first === 'copied') partial = r.afterCopy();
+    await insert;
+    if (!source) throw new RangeLoadError(range, 'ClickHouse did not read the range');
+    await copied;
+    await (partial ?? r.afterCopy());
   } catch (error) {
-    if (source && !source.destroyed) source.destroy();
-    await copied.catch(() => undefined);
+    // (withdrawn first: a request that comes now gets 410 and starts no COPY)
+    offer.withdraw();
+    if (source) {
+      if (!source.destroyed) source.destroy();
+      await copied.catch(() => undefined);
+    }
+    await partial?.catch(() => undefined);
     if (source?.failure) throw source.failure;
-    if (signal.aborted) throw error;
+    if (signal.aborted || error instanceof RangeLoadError) throw error;
     throw new RangeLoadError(range, toClickHouseError(error).display);
   } finally {
     offer.withdraw();
   }
-  if (!source) throw new RangeLoadError(range, 'ClickHouse did not read the range');
   if (source.commandRows !== undefined && source.commandRows !== source.rows) {
     throw new RangeLoadError(range, `PostgreSQL reported ${source.commandRows} rows but sent ${source.rows}`);
   }

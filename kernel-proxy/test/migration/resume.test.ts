@@ -215,6 +215,22 @@ describe('PostgreSQL connection drops', () => {
     expect(row).toEqual({ n: expected.n, d: expected.n, s: expected.s, nn: expected.nn, ts: expected.ts });
   }, 120_000);
 
+  it('settles when interrupted at any moment (before ClickHouse reads a range, midway, between ranges), and a resume is exact', async () => {
+    for (const [i, delayMs] of [0, 1, 3, 8, 20, 60, 150].entries()) {
+      const target = `interrupted_${i}`;
+      const { run } = await service.start(`source: ${schema}.events\ntarget: ${target}\noptions:\n  batch_size: 20000\n`, { rerun: true });
+      await new Promise((r) => setTimeout(r, delayMs));
+      service.interrupt(run.id);
+      const summary = await run.done;
+      if (summary.status !== 'completed') expect(summary).toMatchObject({ status: 'failed', error_message: expect.stringMatching(/interrupted/) });
+      const final = summary.status === 'completed' ? summary : await (await service.resume(run.id)).done;
+      expect(final.error_message).toBeNull();
+      expect(final.validation!.ok).toBe(true);
+      const [row] = await engine.json<Record<string, unknown>>(exactSql(target));
+      expect(row).toEqual({ n: expected.n, d: expected.n, s: expected.s, nn: expected.nn, ts: expected.ts });
+    }
+  }, 240_000);
+
   it('fails cleanly when retries run out, then a resume finishes it exactly (ctid ranges, no key)', async () => {
     const run = await dropMidCopy(`source: ${schema}.heap\ntarget: dropped_heap\noptions:\n  batch_size: 5000\n  retries: 0\n`);
     const summary = await run.done;
