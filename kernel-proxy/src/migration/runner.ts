@@ -183,9 +183,8 @@ export async function transfer(job: TransferJob, deps: TransferDeps): Promise<vo
             } else {
               client ??= await connect();
               const result = await streamRangeEmbedded(job, deps, { lane: lanes[index]!.command, feed: feed!, client, range, onRows, signal, afterCopy: () => afterCopy(range) });
-              // (null: a resumed range the target already holds whole)
-              rows = result?.rows ?? 0;
-              bytes = result?.bytes ?? 0;
+              rows = result.rows;
+              bytes = result.bytes;
             }
             await deps.history.recordRangeDone(job.migrationId, range, job.ranges.kind, rows, bytes, performance.now() - started);
             deps.onRangeDone(range, rows, reported);
@@ -238,12 +237,17 @@ interface EmbeddedRange {
  * One range into embedded chDB: ClickHouse's INSERT reads the range's COPY through the loopback feed as PostgreSQL
  * sends it. A failed COPY (a dropped connection, a PostgreSQL error) cuts the body short, so ClickHouse commits
  * nothing, and is what this rejects with (retried when transient); a refused insert (the value check, a value
- * ClickHouse cannot parse) stops the COPY and rejects as a RangeLoadError. Null: a resumed range found whole in the target.
+ * ClickHouse cannot parse) stops the COPY and rejects as a RangeLoadError.
  */
-async function streamRangeEmbedded(job: TransferJob, deps: TransferDeps, r: EmbeddedRange): Promise<{ rows: number; bytes: number } | null> {
+async function streamRangeEmbedded(job: TransferJob, deps: TransferDeps, r: EmbeddedRange): Promise<{ rows: number; bytes: number }> {
   const { range, client, signal } = r;
-  const token = await prepareKeyedLoad(job, deps, range, () => countSourceRange(job, client, range));
-  if (token === null) return null;
+  let sourceRows = 0;
+  const token = await prepareKeyedLoad(job, deps, range, async () => (sourceRows = await countSourceRange(job, client, range)));
+  if (token === null) {
+    // A resumed range the target already holds whole: its rows count as copied.
+    r.onRows(sourceRows);
+    return { rows: sourceRows, bytes: 0 };
+  }
   let source: CopyOutStream | undefined;
   let endCopy!: (error?: unknown) => void;
   const copied = new Promise<void>((resolve, reject) => (endCopy = (error) => (error === undefined ? resolve() : reject(error))));
