@@ -7,16 +7,15 @@
 //      while newer results (`_3`, `_`, a `-- name:`) still answer;
 //   3. running the dropped result's cell again loads it back (as `_4`, `_`), and the budget drops the next oldest.
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserSkipReason, skipAfterFailedStep } from '../support/browser.js';
+import { describe, expect, it } from 'vitest';
+import { browserSkipReason } from '../support/browser.js';
 import {
   STATIC_DIR,
   bundleBuilt,
   readCells,
   readGrids,
   runCell,
-  openAndRunAll,
-  startResultsLab,
+  useRunLab,
   unexpectedConsole,
   waitForResults,
   type ResultsLab,
@@ -49,23 +48,21 @@ describe.skipIf(!!skipReason)('results memory budget in the browser (headless Ch
       return ['_1', '_2', '_3', '_4', '_', 'small'].filter((name) => registry.byName(name)?.created);
     });
 
-  beforeAll(async () => {
-    lab = await startResultsLab({ token: 'results-evict-token-0123456789', env: { CHLAB_PREVIEW_ROWS: '100' }, notebooks: { [NOTEBOOK]: CELLS } });
-    // The user's setting, as the Settings editor saves it.
-    const saved = await fetch(`${lab.base}/lab/api/settings/chlab-extension:results`, {
-      method: 'PUT',
-      headers: { Authorization: `token ${lab.token}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ raw: '{ "resultsMemoryBudget": 1 }' }),
-    });
-    expect(saved.status).toBe(204);
-    page = await openAndRunAll(lab, NOTEBOOK);
-  }, STEP);
-
-  afterAll(async () => {
-    await lab?.close();
+  useRunLab({ token: 'results-evict-token-0123456789', env: { CHLAB_PREVIEW_ROWS: '100' }, notebooks: { [NOTEBOOK]: CELLS } }, NOTEBOOK, STEP, {
+    prepare: async (started) => {
+      // The user's setting, as the Settings editor saves it.
+      const saved = await fetch(`${started.base}/lab/api/settings/chlab-extension:results`, {
+        method: 'PUT',
+        headers: { Authorization: `token ${started.token}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ raw: '{ "resultsMemoryBudget": 1 }' }),
+      });
+      expect(saved.status).toBe(204);
+    },
+    ready: (started, opened) => {
+      lab = started;
+      page = opened;
+    },
   });
-
-  skipAfterFailedStep(STEP);
 
   it('drops the oldest unnamed result past the budget; its grid says so and shows the saved preview', async () => {
     expect(await page.evaluate(() => (window as unknown as { chlabResults: { registry: any } }).chlabResults.registry.memoryBudget)).toBe(1024 * 1024);

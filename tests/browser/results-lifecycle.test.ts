@@ -8,8 +8,8 @@
 //      `-- name:`d results still answer; execution counts start again at 1, so the next SQL result becomes `_1`
 //      and `_` (streamed whole over the reopened comm) and the earlier result keeps only its other names.
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserSkipReason, skipAfterFailedStep } from '../support/browser.js';
+import { describe, expect, it } from 'vitest';
+import { browserSkipReason } from '../support/browser.js';
 import {
   STATIC_DIR,
   bundleBuilt,
@@ -17,8 +17,7 @@ import {
   readCells,
   readGrids,
   runCell,
-  openAndRunAll,
-  startResultsLab,
+  useRunLab,
   unexpectedConsole,
   waitForIdle,
   waitForResults,
@@ -92,16 +91,12 @@ describe.skipIf(!!skipReason)('Interrupt and Restart around %%duckdb cells (head
     );
   };
 
-  beforeAll(async () => {
-    lab = await startResultsLab({ token: 'results-lifecycle-token-0123456789', env: { CHLAB_PREVIEW_ROWS: '100' }, notebooks: { [NOTEBOOK]: CELLS } });
-    page = await openAndRunAll(lab, NOTEBOOK);
-  }, STEP);
-
-  afterAll(async () => {
-    await lab?.close();
+  useRunLab({ token: 'results-lifecycle-token-0123456789', env: { CHLAB_PREVIEW_ROWS: '100' }, notebooks: { [NOTEBOOK]: CELLS } }, NOTEBOOK, STEP, {
+    ready: (started, opened) => {
+      lab = started;
+      page = opened;
+    },
   });
-
-  skipAfterFailedStep(STEP);
 
   it('Interrupt stops the running %%duckdb cell and drops the cells queued behind it (%%duckdb and SQL)', async () => {
     expect((await readGrids(page, 2))[0]!.names).toBe('DuckDB: zones');

@@ -10,8 +10,8 @@
 import { readFile } from 'node:fs/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserSkipReason, skipAfterFailedStep } from '../support/browser.js';
+import { describe, expect, it } from 'vitest';
+import { browserSkipReason } from '../support/browser.js';
 import {
   STATIC_DIR,
   bundleBuilt,
@@ -20,8 +20,7 @@ import {
   readCells,
   readGrids,
   runCell,
-  openAndRunAll,
-  startResultsLab,
+  useRunLab,
   unexpectedConsole,
   waitForIdle,
   waitForResults,
@@ -94,16 +93,12 @@ describe.skipIf(!!skipReason)('saved results, Interrupt and Parquet in the brows
     }
   };
 
-  beforeAll(async () => {
-    lab = await startResultsLab({ token: 'results-restore-token-0123456789', env: { CHLAB_PREVIEW_ROWS: '100' }, notebooks: { [NOTEBOOK]: CELLS } });
-    page = await openAndRunAll(lab, NOTEBOOK);
-  }, STEP);
-
-  afterAll(async () => {
-    await lab?.close();
+  useRunLab({ token: 'results-restore-token-0123456789', env: { CHLAB_PREVIEW_ROWS: '100' }, notebooks: { [NOTEBOOK]: CELLS } }, NOTEBOOK, STEP, {
+    ready: (started, opened) => {
+      lab = started;
+      page = opened;
+    },
   });
-
-  skipAfterFailedStep(STEP);
 
   it('after save and reload, `_1`, `_` and named results are DuckDB tables again, from the saved previews', async () => {
     expect((await readGrids(page, 0))[0]!.names).toBe('DuckDB: _1, trips');

@@ -1,6 +1,5 @@
 // A real kernel-proxy (embedded chDB, fresh data dir) serving the built JupyterLab bundle, headless Chromium
-// on it, and helpers to write a notebook, run it and read its result grids — for tests/browser/results-*.test.ts
-// and the browser bench.
+// on it, and helpers to write a notebook, run it and read its result grids — for tests/browser/results-*.test.ts.
 //
 //   const lab = await startResultsLab({ token, notebooks: { 'x.ipynb': ['SELECT 1'] } });
 //   const page = await lab.open();             // JupyterLab started
@@ -18,7 +17,8 @@ import type { Page } from 'playwright-core';
 import type { Config } from '../../kernel-proxy/src/config.js';
 import { buildServer } from '../../kernel-proxy/src/server.js';
 import { silentLogger, testConfig } from '../../kernel-proxy/test/support/engine.js';
-import { launchBrowser, type LaunchOptions, type TestBrowser, type TestPage } from './browser.js';
+import { afterAll, beforeAll } from 'vitest';
+import { launchBrowser, skipAfterFailedStep, type LaunchOptions, type TestBrowser, type TestPage } from './browser.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
 export const STATIC_DIR = path.resolve(process.env.CHLAB_STATIC_DIR ?? path.join(ROOT, 'extension', 'app', 'build'));
@@ -193,6 +193,28 @@ export function readCells(page: Page): Promise<CellState[]> {
 }
 
 /** Runs every cell and waits until none is running and the kernel is idle. */
+/**
+ * The lab of one browser test file: started before the first step with `notebookPath` open and run through
+ * (after `prepare`, e.g. a settings change), closed after the last; steps after a failed one are skipped.
+ */
+export function useRunLab(
+  options: Parameters<typeof startResultsLab>[0],
+  notebookPath: string,
+  step: number,
+  hooks: { prepare?: (lab: ResultsLab) => Promise<void>; ready: (lab: ResultsLab, page: Page) => void },
+): void {
+  let lab: ResultsLab | undefined;
+  beforeAll(async () => {
+    lab = await startResultsLab(options);
+    await hooks.prepare?.(lab);
+    hooks.ready(lab, await openAndRunAll(lab, notebookPath));
+  }, step);
+  afterAll(async () => {
+    await lab?.close();
+  });
+  skipAfterFailedStep(step);
+}
+
 /** A new page of the lab with `notebookPath` open, every cell run and every result in. */
 export async function openAndRunAll(lab: ResultsLab, notebookPath: string): Promise<Page> {
   const { page } = await lab.open();
