@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseSettings } from '../../src/clickhouse/engine.js';
 import { EmbeddedEngine } from '../../src/clickhouse/embedded.js';
 import { RangeFeed } from '../../src/migration/range-feed.js';
+import { FEED_SETTINGS, rangeInsertSettings } from '../../src/migration/runner.js';
 
 let feed: RangeFeed;
 let engine: EmbeddedEngine;
@@ -23,7 +24,9 @@ afterAll(async () => {
 });
 
 const rows = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `${from + i}\trow ${from + i}\n`).join('');
-const INSERT_SETTINGS = { http_max_tries: 1, http_make_head_request: 0, max_insert_threads: 1, min_insert_block_size_rows: 1e12, min_insert_block_size_bytes: 1e15, max_insert_block_size: 1e12 };
+// (the settings of a migration's range insert; a fresh deduplication token for each)
+let inserts = 0;
+const insertSettings = () => ({ ...rangeInsertSettings('feed-test', ++inserts), ...FEED_SETTINGS });
 
 describe('RangeFeed', () => {
   it('serves an offer to one GET only; other paths and a second GET get 410', async () => {
@@ -43,7 +46,7 @@ describe('RangeFeed', () => {
       response.write(rows(0, 50_000));
       setTimeout(() => response.end(rows(50_000, 100_000)), 50);
     });
-    await engine.command(`INSERT INTO fed SELECT * FROM url('${offer.url}', 'TSV', 'n UInt32, s String')`, { settings: INSERT_SETTINGS });
+    await engine.command(`INSERT INTO fed SELECT * FROM url('${offer.url}', 'TSV', 'n UInt32, s String')`, { settings: insertSettings() });
     const [row] = await engine.json<{ c: string; total: string }>('SELECT toString(count()) AS c, toString(sum(n)) AS total FROM fed');
     expect(row).toEqual({ c: '100000', total: String((99_999 * 100_000) / 2) });
   });
@@ -54,7 +57,7 @@ describe('RangeFeed', () => {
       response.write(rows(0, 20_000));
       setTimeout(() => response.destroy(), 50);
     });
-    await expect(engine.command(`INSERT INTO fed SELECT * FROM url('${offer.url}', 'TSV', 'n UInt32, s String')`, { settings: INSERT_SETTINGS })).rejects.toThrow();
+    await expect(engine.command(`INSERT INTO fed SELECT * FROM url('${offer.url}', 'TSV', 'n UInt32, s String')`, { settings: insertSettings() })).rejects.toThrow();
     const [row] = await engine.json<{ c: string }>('SELECT toString(count()) AS c FROM fed');
     expect(row!.c).toBe('0');
   });
