@@ -73,6 +73,9 @@ export class CopyOutStream extends Readable implements pg.Submittable {
   private isData = false;
   private output = Buffer.allocUnsafeSlow(OUTPUT_BYTES);
   private outputLength = 0;
+  /** Rows and bytes of the last appendWholeRows run. */
+  private runRows = 0;
+  private runBytes = 0;
   private wantMore = false;
   private forwarding = false;
   private finished = false;
@@ -131,6 +134,15 @@ export class CopyOutStream extends Readable implements pg.Submittable {
         if (this.remaining === 0) this.inMessage = false;
         continue;
       }
+      if (this.headerHave === 0) {
+        const next = this.appendWholeRows(chunk, read, end);
+        if (next > read) {
+          rows += this.runRows;
+          bytes += this.runBytes;
+          read = next;
+          continue;
+        }
+      }
       // A message header: type (1 byte) + length (4 bytes, itself included).
       let type: number;
       let length: number;
@@ -166,6 +178,40 @@ export class CopyOutStream extends Readable implements pg.Submittable {
     }
     this.count(rows, bytes);
     return wantMore;
+  }
+
+  /**
+   * The run of whole CopyData messages at chunk[from…] that fits the output as it is (framing included): copied in
+   * with one copy, then the framing squeezed out in place, so no row makes a Buffer of its own (Buffer#copy makes
+   * one per call: 3-4× the CPU for 150-byte rows). Returns where the run ends (`from` when there is none); its rows
+   * and bytes are left in runRows and runBytes. A message that is cut by the chunk's end or does not fit is left
+   * to the general path.
+   */
+  private appendWholeRows(chunk: Buffer, from: number, end: number): number {
+    const room = OUTPUT_BYTES - this.outputLength;
+    let at = from;
+    while (end - at >= 5 && chunk[at] === COPY_DATA) {
+      const length = chunk.readUInt32BE(at + 1);
+      const next = at + 1 + length;
+      if (length < 4 || next > end || next - from > room) break;
+      at = next;
+    }
+    if (at === from) return from;
+    const output = this.output;
+    const stop = this.outputLength + (at - from);
+    chunk.copy(output, this.outputLength, from, at);
+    let write = this.outputLength;
+    let rows = 0;
+    for (let message = this.outputLength; message < stop; rows++) {
+      const next = message + 1 + output.readUInt32BE(message + 1);
+      output.copyWithin(write, message + 5, next);
+      write += next - message - 5;
+      message = next;
+    }
+    this.runRows = rows;
+    this.runBytes = write - this.outputLength;
+    this.outputLength = write;
+    return at;
   }
 
   /** Copies chunk[from, to) into the output buffer, pushing each buffer that fills; false when the consumer is full. */
