@@ -200,15 +200,20 @@ export class MigrationService {
   }
 
   private async buildPlan(client: pg.Client, conn: ResolvedConnection, doc: SpecDoc, resolved: ResolvedSpec, exactCountBelow?: number): Promise<MigrationPlan> {
+    const database = resolved.target.database ?? this.options.database;
+    // (ClickHouse's side of the plan is read while PostgreSQL analyzes the source)
+    const timezone = this.timezone();
+    const targetInfo = this.targetInfo(database, resolved.target.table);
+    timezone.catch(() => undefined);
+    targetInfo.catch(() => undefined);
     const source = await analyzeTable(client, resolved.source.schema, resolved.source.table, { exactCountBelow });
     const mappings = planColumns(source, resolved, {
       unboundedNumeric: resolved.options.unbounded_numeric,
-      clickhouseTimezone: await this.timezone(),
+      clickhouseTimezone: await timezone,
       moneyScale: source.money_scale,
     });
     const { orderBy, warnings: orderWarnings } = resolveOrderBy(mappings, resolved, source);
-    const database = resolved.target.database ?? this.options.database;
-    const target = await this.targetInfo(database, resolved.target.table);
+    const target = await targetInfo;
     const ddl = buildDdl({ database, table: resolved.target.table }, mappings, orderBy, resolved.options.partition_by);
     const warnings = [...orderWarnings];
     if (!source.row_count_exact) warnings.push(`row count ≈ ${source.row_count.toLocaleString('en-US')} is PostgreSQL's estimate (table too large to count quickly)`);
@@ -298,14 +303,24 @@ export class MigrationService {
     const doc = typeof spec === 'string' ? parseSpec(spec).doc : parseSpecDoc(spec).doc;
     const resolved = resolveSpec(doc);
     const key = specKey(doc);
-    await this.history.ensureTables();
-    if (!options.rerun) {
-      const previous = await this.history.findCompleted(key);
-      if (previous) throw new AlreadyCompletedError(previous);
-    }
-    const conn = await this.options.connections.resolve(resolved.connection);
-    // No exact count here: the run's value check counts the rows (in the snapshot the copy reads).
-    const plan = await withPostgres(conn.config, (client) => this.buildPlan(client, conn, doc, resolved, resolved.options.value_check ? 0 : undefined));
+    // The history tables (ClickHouse) and the plan (PostgreSQL first) side by side; a history problem is told first.
+    const history = (async () => {
+      await this.history.ensureTables();
+      if (!options.rerun) {
+        const previous = await this.history.findCompleted(key);
+        if (previous) throw new AlreadyCompletedError(previous);
+      }
+    })();
+    const planning = (async () => {
+      const conn = await this.options.connections.resolve(resolved.connection);
+      // No exact count here: the run's value check counts the rows (in the snapshot the copy reads).
+      const plan = await withPostgres(conn.config, (client) => this.buildPlan(client, conn, doc, resolved, resolved.options.value_check ? 0 : undefined));
+      return { conn, plan };
+    })();
+    const [historyReady, planned] = await Promise.allSettled([history, planning]);
+    if (historyReady.status === 'rejected') throw historyReady.reason;
+    if (planned.status === 'rejected') throw planned.reason;
+    const { conn, plan } = planned.value;
     const id = randomUUID();
     const stored: StoredPlan = {
       version: 1,
@@ -370,6 +385,7 @@ export class MigrationService {
     let valueCheck: ValueCheckResult | null = stored.value_check && stored.value_check.problems.length === 0 ? stored.value_check : null;
     let validation: ValidationResult | null = null;
     let lastJob: TransferJob | undefined;
+    let markedRunning: Promise<void> | undefined;
     const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
       const t = performance.now();
       try {
@@ -452,7 +468,9 @@ export class MigrationService {
       run.processed = [...done.values()].reduce((n, r) => n + r.rows, 0);
       run.status = 'running';
       run.phase = 'copying';
-      await this.history.update(id, { status: 'running', metadata: JSON.stringify(stored), error_message: null });
+      // (recorded while the copy starts; every later write of the record waits for it)
+      markedRunning = this.history.update(id, { status: 'running', metadata: JSON.stringify(stored), error_message: null });
+      markedRunning.catch(() => undefined);
       run.emit();
 
       lastJob = {
@@ -587,6 +605,7 @@ export class MigrationService {
       stored.phases_ms = phases;
       const status: MigrationStatus = validation.ok ? 'completed' : 'failed';
       const error = validation.ok ? null : `validation failed: ${describeMismatches(validation)}`;
+      await markedRunning;
       const record = await this.history.get(id);
       const duration = record ? Math.round((Date.now() - new Date(record.started_at).getTime()) / 1000) : Math.round((performance.now() - started) / 1000);
       await this.history.update(id, {
@@ -612,6 +631,7 @@ export class MigrationService {
       const aborted = run.controller.signal.aborted;
       const message = aborted ? `interrupted: resume with %%migrate resume ${id}` : this.message(error);
       stored.phases_ms = phases;
+      await markedRunning?.catch(() => undefined);
       const record = await this.history.get(id).catch(() => undefined);
       const duration = record ? Math.round((Date.now() - new Date(record.started_at).getTime()) / 1000) : 0;
       await this.history
