@@ -385,7 +385,6 @@ export class MigrationService {
     let valueCheck: ValueCheckResult | null = stored.value_check && stored.value_check.problems.length === 0 ? stored.value_check : null;
     let validation: ValidationResult | null = null;
     let lastJob: TransferJob | undefined;
-    let markedRunning: Promise<void> | undefined;
     const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
       const t = performance.now();
       try {
@@ -468,9 +467,8 @@ export class MigrationService {
       run.processed = [...done.values()].reduce((n, r) => n + r.rows, 0);
       run.status = 'running';
       run.phase = 'copying';
-      // (recorded while the copy starts; every later write of the record waits for it)
-      markedRunning = this.history.update(id, { status: 'running', metadata: JSON.stringify(stored), error_message: null });
-      markedRunning.catch(() => undefined);
+      // (awaited before any range loads: a resume after a crash trusts this metadata, rows_before included)
+      await this.history.update(id, { status: 'running', metadata: JSON.stringify(stored), error_message: null });
       run.emit();
 
       lastJob = {
@@ -605,7 +603,6 @@ export class MigrationService {
       stored.phases_ms = phases;
       const status: MigrationStatus = validation.ok ? 'completed' : 'failed';
       const error = validation.ok ? null : `validation failed: ${describeMismatches(validation)}`;
-      await markedRunning;
       const record = await this.history.get(id);
       const duration = record ? Math.round((Date.now() - new Date(record.started_at).getTime()) / 1000) : Math.round((performance.now() - started) / 1000);
       await this.history.update(id, {
@@ -631,7 +628,6 @@ export class MigrationService {
       const aborted = run.controller.signal.aborted;
       const message = aborted ? `interrupted: resume with %%migrate resume ${id}` : this.message(error);
       stored.phases_ms = phases;
-      await markedRunning?.catch(() => undefined);
       const record = await this.history.get(id).catch(() => undefined);
       const duration = record ? Math.round((Date.now() - new Date(record.started_at).getTime()) / 1000) : 0;
       await this.history
