@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { requestUser } from './rest-conventions.js';
+import { readBodiesAsJson, requestUser } from './rest-conventions.js';
 import type { AuditLog, AuditOutcome } from '../access/audit.js';
 import { toClickHouseError } from '../clickhouse/errors.js';
 import { planBundle, publicMappings, type MigrationService, type StoredPlan } from '../migration/service.js';
@@ -136,15 +136,7 @@ export function specFromBody(body: z.infer<typeof ExecuteBody> | z.infer<typeof 
 
 /** REST for scripts and the history view: /api/migration/* (SPEC §4), driving the same engine as %%migrate. */
 export const migrationApiPlugin: FastifyPluginAsync<MigrationApiOptions> = async (app, { service, audit }) => {
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
-    if (typeof body !== 'string' || body.trim() === '') return done(null, undefined);
-    try {
-      done(null, JSON.parse(body));
-    } catch {
-      done(Object.assign(new Error('body: not valid JSON'), { statusCode: 400 }), undefined);
-    }
-  });
+  readBodiesAsJson(app);
 
   const fail = (reply: FastifyReply, error: unknown) => {
     if (error instanceof MigrationError) {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { requestUser } from './rest-conventions.js';
+import { requestUser, useRestConventions } from './rest-conventions.js';
 import type { AuditLog, AuditOutcome } from '../access/audit.js';
 import type { Config } from '../config.js';
 import { QueryCancelledError } from '../clickhouse/embedded.js';
@@ -92,20 +92,7 @@ function abortOnClose(_request: FastifyRequest, reply: FastifyReply): AbortSigna
  *   POST /api/s3/import {bucket, key, destination_table, format?, create?, columns?} → {rows, destination_table, …}
  */
 export const s3ApiPlugin: FastifyPluginAsync<S3ApiOptions> = async (app, { s3, config, audit }) => {
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
-    if (typeof body !== 'string' || body.trim() === '') return done(null, undefined);
-    try {
-      done(null, JSON.parse(body));
-    } catch {
-      done(Object.assign(new Error('body: not valid JSON'), { statusCode: 400 }), undefined);
-    }
-  });
-  app.setErrorHandler((error: { statusCode?: number; message: string }, _request, reply) => {
-    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    if (status === 500) app.log.error({ err: error }, 'S3 API failed');
-    return fail(reply, status, status === 500 ? 'Internal error' : error.message);
-  });
+  useRestConventions(app, 'S3');
 
   const sourceOf = (body: { connection?: string; bucket: string; key: string; format?: string; compression?: string; header?: string | boolean }): S3Source => ({
     connection: s3.connection(body.connection),
