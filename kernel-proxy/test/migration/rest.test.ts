@@ -159,6 +159,9 @@ describe('REST /api/migration', () => {
     await expectError('POST', '/api/migration/execute', { source_schema: schema, source_table: 'customers', destination_table: 'inj', mappings: [{ source_field: 'email', destination_type: 'NotAType' }] }, 400, /columns\.email\.type/);
     await expectError('POST', '/api/migration/execute', { source_schema: schema, source_table: 'customers', destination_table: 'inj', batch_size: 5 }, 400, /options\.batch_size/);
     await expectError('POST', '/api/migration/execute', { source_schema: schema, source_table: 'customers', destination_table: 'inj', connection: 'elsewhere' }, 400, /unknown PostgreSQL connection "elsewhere"/);
+    const broken = await app.inject({ method: 'POST', url: '/api/migration/execute', headers: { 'content-type': 'application/json' }, payload: '{"source_table":' });
+    expect(broken.statusCode).toBe(400);
+    expect(broken.json()).toMatchObject({ success: false, error: { message: 'body: not valid JSON' } });
     await expectError('GET', '/api/migration/status/not-a-uuid', undefined, 400, /id must be a migration id/);
     await expectError('GET', '/api/migration/status/00000000-0000-4000-8000-000000000000', undefined, 404, /no migration/);
     await expectError('POST', '/api/migration/resume/00000000-0000-4000-8000-000000000000', undefined, 404, /no migration/);

@@ -426,6 +426,9 @@ describe('errors are clear and hold no key', () => {
     expect(single.json().error.message).toBe(`No such key: s3://lake/${plain} does not exist`);
     const cell = await runCell(`%%s3 preview "s3://lake/${plain}"`);
     expect(replyOf(cell)).toMatchObject({ status: 'error', evalue: `No such key: s3://lake/${plain} does not exist` });
+    const broken = await app.inject({ method: 'POST', url: '/api/s3/preview', headers: { authorization: `token ${TOKEN}`, 'content-type': 'text/plain' }, payload: '{"bucket":' });
+    expect(broken.statusCode).toBe(400);
+    expect(broken.json()).toMatchObject({ success: false, error: { message: 'body: not valid JSON' } });
     const glob = await post('/api/s3/preview', { bucket: 'lake', key: "csv/*') UNION ALL SELECT 1 --*.csv" });
     expect(glob.statusCode).toBe(404);
     const [row] = await app.chlab.engine.json<{ n: string }>('SELECT count() AS n FROM s3_sales');
