@@ -281,5 +281,8 @@ describe('reading the bundles', () => {
     expect(ddlClause(ddl, 'PARTITION BY')).toBe('toYYYYMM(ts)');
     expect(readPlan({ ddl }).orderBy).toEqual(['a', 'toDate(ts)']);
     expect(splitTopLevel("a, f(b, c), 'x,y'")).toEqual(['a', 'f(b, c)', "'x,y'"]);
+    // (only parentheses that enclose the whole clause are a tuple; a ')' inside quotes is text)
+    expect(readPlan({ ddl: ddl.replace('(a, toDate(ts))', '(a) + (b)') }).orderBy).toEqual(['(a) + (b)']);
+    expect(readPlan({ ddl: ddl.replace('(a, toDate(ts))', "(a, concat(b, ')'))") }).orderBy).toEqual(['a', "concat(b, ')')"]);
   });
 });

@@ -331,10 +331,13 @@ function unwrapTuple(text: string): string {
   return text;
 }
 
-function matchingParen(text: string, open: number): number {
-  let depth = 0;
+/**
+ * Calls `visit` with each character of `text` from `from` on that is outside quotes ('…', "…", `…`, with
+ * backslash escapes); returns the index where `visit` returned true, or -1.
+ */
+function scanUnquoted(text: string, from: number, visit: (char: string, index: number) => boolean): number {
   let quote: string | undefined;
-  for (let i = open; i < text.length; i++) {
+  for (let i = from; i < text.length; i++) {
     const char = text[i];
     if (quote) {
       if (char === '\\') {
@@ -344,35 +347,33 @@ function matchingParen(text: string, open: number): number {
       }
     } else if (char === "'" || char === '"' || char === '`') {
       quote = char;
-    } else if (char === '(') {
-      depth++;
-    } else if (char === ')') {
-      depth--;
-      if (depth === 0) {
-        return i;
-      }
+    } else if (visit(char, i)) {
+      return i;
     }
   }
   return -1;
+}
+
+function matchingParen(text: string, open: number): number {
+  let depth = 0;
+  return scanUnquoted(text, open, char => {
+    if (char === '(') {
+      depth++;
+    } else if (char === ')') {
+      depth--;
+      return depth === 0;
+    }
+    return false;
+  });
 }
 
 /** Splits at commas outside parentheses, brackets and quotes; trims; drops empty parts. */
 export function splitTopLevel(text: string): string[] {
   const parts: string[] = [];
   let depth = 0;
-  let quote: string | undefined;
   let start = 0;
-  for (let i = 0; i < text.length; i++) {
-    const char = text[i];
-    if (quote) {
-      if (char === '\\') {
-        i++;
-      } else if (char === quote) {
-        quote = undefined;
-      }
-    } else if (char === "'" || char === '"' || char === '`') {
-      quote = char;
-    } else if (char === '(' || char === '[') {
+  scanUnquoted(text, 0, (char, i) => {
+    if (char === '(' || char === '[') {
       depth++;
     } else if (char === ')' || char === ']') {
       depth--;
@@ -380,7 +381,8 @@ export function splitTopLevel(text: string): string[] {
       parts.push(text.slice(start, i));
       start = i + 1;
     }
-  }
+    return false;
+  });
   parts.push(text.slice(start));
   return parts.map(part => part.trim()).filter(part => part !== '');
 }
