@@ -118,32 +118,19 @@ export class S3BrowserPanel extends Widget {
     this.page = { prefixes: [], objects: [], nextToken: null };
     this.buckets = [];
     this.error = '';
-    this.loading = true;
-    this.render();
-    try {
+    await this.load(generation, async () => {
       if (bucket === null) {
         const buckets = await this.api.buckets(this.connection);
-        if (generation !== this.generation) {
-          return;
+        if (generation === this.generation) {
+          this.buckets = buckets;
         }
-        this.buckets = buckets;
       } else {
         const page = await this.api.list(bucket, prefix, { connection: this.connection, limit: PAGE_SIZE });
-        if (generation !== this.generation) {
-          return;
+        if (generation === this.generation) {
+          this.append(page);
         }
-        this.append(page);
       }
-    } catch (error) {
-      if (generation === this.generation) {
-        this.error = (error as Error).message;
-      }
-    } finally {
-      if (generation === this.generation) {
-        this.loading = false;
-        this.render();
-      }
-    }
+    });
   }
 
   /** The next page of a large folder. */
@@ -152,13 +139,21 @@ export class S3BrowserPanel extends Widget {
       return;
     }
     const generation = this.generation;
+    const { bucket, prefix, page } = this;
+    await this.load(generation, async () => {
+      const next = await this.api.list(bucket, prefix, { connection: this.connection, token: page.nextToken!, limit: PAGE_SIZE });
+      if (generation === this.generation) {
+        this.append(next);
+      }
+    });
+  }
+
+  /** Shows loading while `work` runs; its error, and the end of loading, only if nothing newer was opened since. */
+  private async load(generation: number, work: () => Promise<void>): Promise<void> {
     this.loading = true;
     this.render();
     try {
-      const page = await this.api.list(this.bucket, this.prefix, { connection: this.connection, token: this.page.nextToken, limit: PAGE_SIZE });
-      if (generation === this.generation) {
-        this.append(page);
-      }
+      await work();
     } catch (error) {
       if (generation === this.generation) {
         this.error = (error as Error).message;
