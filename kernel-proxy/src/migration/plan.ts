@@ -250,8 +250,8 @@ export function finalExpression(p: ColumnPlan): string {
   return `CAST(${value}, ${chString(p.destination_type)})`;
 }
 
-export function urlSource(url: string, plans: readonly ColumnPlan[], check = false): string {
-  return `url(${chString(url)}, 'TSV', ${chString(readStructure(plans, check))})`;
+export function urlSource(url: string, plans: readonly ColumnPlan[], check = false, format: 'TSV' | 'RowBinary' = 'TSV'): string {
+  return `url(${chString(url)}, '${format}', ${chString(readStructure(plans, check))})`;
 }
 
 export function inputSource(plans: readonly ColumnPlan[], check = false): string {

@@ -1,7 +1,9 @@
 // The transfer: ranges copied in parallel from PostgreSQL (COPY … TO STDOUT, text) into ClickHouse.
 //  - embedded chDB: each range's COPY streams into `INSERT … SELECT <conversions> FROM url(…, 'TSV')` through a
 //    loopback HTTP feed (range-feed.ts): chDB parses as PostgreSQL sends, with backpressure, and no temp file;
-//    each worker has its own chDB connection, so `parallelism` ranges load side by side;
+//    each worker has its own chDB connection, so `parallelism` ranges load side by side. When every column has a
+//    binary codec (binary-transport.ts), the COPY is binary and each row is re-encoded as RowBinary as it is
+//    taken out of the protocol (postgres/row-binary.ts): neither side prints or parses text;
 //  - ClickHouse server: each range's COPY stream is the body of `INSERT … SELECT … FROM input(…) FORMAT TSV`;
 //  - pull: ClickHouse reads the range itself through postgresql() (same insert, no rows through Node).
 // Exactness: each range is inserted as ONE block (squashing thresholds above the range size, one insert
@@ -20,10 +22,12 @@ import type { ClickHouseEngine, QueryOptions, Settings } from '../clickhouse/eng
 import { toClickHouseError } from '../clickhouse/errors.js';
 import { connectPostgres, postgresErrorMessage } from '../postgres/connect.js';
 import { CopyOutStream } from '../postgres/copy.js';
+import { BinaryCopyError, RowBinaryEncoder } from '../postgres/row-binary.js';
 import type { ResolvedConnection } from '../postgres/connections.js';
 import type { MigrationHistory } from './history.js';
 import { activeColumns, copySelectList, finalExpression, inputSource, insertSelect, urlSource, type ColumnPlan } from './plan.js';
 import { RangeFeed } from './range-feed.js';
+import { binaryTransport, type BinaryTransport } from './binary-transport.js';
 import { rangeCondition, type CopyRange, type RangePlan } from './planner.js';
 import { chIdent, chString, chTable, MigrationError, pgTable } from './sql.js';
 
@@ -93,9 +97,9 @@ export function rangeInsertSettings(migrationId: string, rangeId: number): Setti
   };
 }
 
-export function copySql(job: Pick<TransferJob, 'source' | 'mappings' | 'ranges' | 'check'>, range: CopyRange): string {
+export function copySql(job: Pick<TransferJob, 'source' | 'mappings' | 'ranges' | 'check'>, range: CopyRange, binary = false): string {
   const where = rangeCondition(job.ranges, range);
-  return `COPY (SELECT ${copySelectList(job.mappings, job.check)} FROM ${pgTable(job.source.schema, job.source.table)}${where ? ` WHERE ${where}` : ''}) TO STDOUT`;
+  return `COPY (SELECT ${copySelectList(job.mappings, job.check)} FROM ${pgTable(job.source.schema, job.source.table)}${where ? ` WHERE ${where}` : ''}) TO STDOUT${binary ? ' (FORMAT binary)' : ''}`;
 }
 
 /** Connection-level failures worth a retry on a fresh connection (not SQL errors in the data). */
@@ -134,6 +138,7 @@ export async function transfer(job: TransferJob, deps: TransferDeps): Promise<vo
   // Embedded chDB: each worker loads through a connection of its own (chDB runs them side by side).
   const lanes = !http && job.method === 'copy' ? openLoadLanes(deps.engine, workers) : [];
   const feed = lanes.length ? await RangeFeed.open() : undefined;
+  const binary = lanes.length ? binaryTransport(job.mappings, job.check) : null;
   const worker = async (index: number) => {
     let client: pg.Client | undefined;
     /** Whether `client` reads the shared snapshot. */
@@ -182,7 +187,7 @@ export async function transfer(job: TransferJob, deps: TransferDeps): Promise<vo
               await afterCopy(range);
             } else {
               client ??= await connect();
-              const result = await streamRangeEmbedded(job, deps, { lane: lanes[index]!.command, feed: feed!, client, range, onRows, signal, afterCopy: () => afterCopy(range) });
+              const result = await streamRangeEmbedded(job, deps, { lane: lanes[index]!.command, feed: feed!, binary, client, range, onRows, signal, afterCopy: () => afterCopy(range) });
               rows = result.rows;
               bytes = result.bytes;
             }
@@ -230,6 +235,8 @@ export const FEED_SETTINGS: Settings = { http_max_tries: 1, http_make_head_reque
 interface EmbeddedRange {
   lane: LoadLane;
   feed: RangeFeed;
+  /** The range travels as binary COPY re-encoded as RowBinary (null: COPY text read as TSV). */
+  binary: BinaryTransport | null;
   client: pg.Client;
   range: CopyRange;
   onRows: (rows: number) => void;
@@ -253,12 +260,15 @@ async function streamRangeEmbedded(job: TransferJob, deps: TransferDeps, r: Embe
     r.onRows(sourceRows);
     return { rows: sourceRows, bytes: 0 };
   }
+  const binary = r.binary;
+  const mappings = binary?.plans ?? job.mappings;
   let source: CopyOutStream | undefined;
   let endCopy!: (error?: unknown) => void;
   const copied = new Promise<void>((resolve, reject) => (endCopy = (error) => (error === undefined ? resolve() : reject(error))));
   copied.catch(() => undefined);
   const offer = r.feed.offer((response: ServerResponse) => {
-    source = client.query(new CopyOutStream(copySql(job, range), r.onRows));
+    const sql = copySql({ ...job, mappings }, range, !!binary);
+    source = client.query(new CopyOutStream(sql, r.onRows, binary ? new RowBinaryEncoder(binary.fields) : undefined));
     pipeline(source, response, { signal }).then(
       () => endCopy(),
       (error: unknown) => {
@@ -270,7 +280,7 @@ async function streamRangeEmbedded(job: TransferJob, deps: TransferDeps, r: Embe
   });
   const settings = { ...rangeInsertSettings(job.migrationId, range.id), ...FEED_SETTINGS };
   if (token) settings.insert_deduplication_token = token;
-  const insert = r.lane(insertSelect(job.target, job.mappings, urlSource(offer.url, job.mappings, !!job.check), !!job.check), { settings, signal });
+  const insert = r.lane(insertSelect(job.target, mappings, urlSource(offer.url, mappings, !!job.check, binary ? 'RowBinary' : 'TSV'), !!job.check), { settings, signal });
   insert.catch(() => undefined);
   let partial: Promise<void> | undefined;
   try {
@@ -290,6 +300,8 @@ async function streamRangeEmbedded(job: TransferJob, deps: TransferDeps, r: Embe
     await partial?.catch(() => undefined);
     if (source?.failure) throw source.failure;
     if (signal.aborted || error instanceof RangeLoadError) throw error;
+    const transcodeError = source && (await copied.then(() => undefined, (e: unknown) => (e instanceof BinaryCopyError ? e : undefined)));
+    if (transcodeError) throw new RangeLoadError(range, transcodeError.message);
     throw new RangeLoadError(range, toClickHouseError(error).display);
   } finally {
     offer.withdraw();

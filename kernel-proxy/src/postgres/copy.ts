@@ -2,6 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
+import { BinaryCopyError, type RowBinaryEncoder } from './row-binary.js';
 
 export interface CopyResult {
   rows: number;
@@ -52,7 +53,7 @@ interface PgConnection {
  * consumer is full) and gives the socket back to pg for the end of the command; unlike it, it makes no Buffer
  * object per row: it copies the rows' bytes, framing stripped, into output buffers of OUTPUT_BYTES and pushes
  * each when full (PostgreSQL sends 8 KiB at a time: pushed as they come, each would be one write of the
- * consumer). `rows` counts CopyData messages: one per row in COPY's text format.
+ * consumer). `rows` counts CopyData messages: one per row in COPY's text format (binary: see `encoder`).
  */
 export class CopyOutStream extends Readable implements pg.Submittable {
   rows = 0;
@@ -79,10 +80,17 @@ export class CopyOutStream extends Readable implements pg.Submittable {
   private wantMore = false;
   private forwarding = false;
   private finished = false;
+  /** Where the current CopyData message starts in the output (binary: it is re-encoded once whole). */
+  private messageStart = 0;
 
+  /**
+   * `encoder`: the COPY is binary (FORMAT binary) and each CopyData message is re-encoded as it is taken out (a row
+   * of RowBinary); `rows` then counts the rows the encoder wrote.
+   */
   constructor(
     readonly text: string,
     private readonly onRows?: (rows: number, bytes: number) => void,
+    private readonly encoder?: RowBinaryEncoder,
   ) {
     super({ highWaterMark: 1 << 20 });
   }
@@ -110,6 +118,10 @@ export class CopyOutStream extends Readable implements pg.Submittable {
     try {
       let chunk: Buffer | null;
       while (this.wantMore && !this.finished && (chunk = this.connection.stream.read() as Buffer | null) !== null) this.wantMore = this.parse(chunk);
+    } catch (error) {
+      // (the encoder refused the data: the consumer sees this error, and pg's connection is left mid-COPY)
+      this.finished = true;
+      this.destroy(error as Error);
     } finally {
       this.forwarding = false;
     }
@@ -126,12 +138,25 @@ export class CopyOutStream extends Readable implements pg.Submittable {
       if (this.inMessage) {
         const n = Math.min(this.remaining, end - read);
         if (this.isData) {
-          wantMore = this.append(chunk, read, read + n) && wantMore;
+          if (this.encoder) {
+            chunk.copy(this.output, this.outputLength, read, read + n);
+            this.outputLength += n;
+          } else {
+            wantMore = this.append(chunk, read, read + n) && wantMore;
+          }
           bytes += n;
         }
         read += n;
         this.remaining -= n;
-        if (this.remaining === 0) this.inMessage = false;
+        if (this.remaining === 0) {
+          this.inMessage = false;
+          if (this.isData && this.encoder) {
+            const before = this.encoder.rows;
+            this.outputLength = this.encoder.encode(this.output, this.messageStart, this.outputLength, this.output, this.messageStart);
+            rows += this.encoder.rows - before;
+            if (this.outputLength >= OUTPUT_BYTES) wantMore = this.flush() && wantMore;
+          }
+        }
         continue;
       }
       if (this.headerHave === 0) {
@@ -160,8 +185,19 @@ export class CopyOutStream extends Readable implements pg.Submittable {
         length = this.header.readUInt32BE(1);
       }
       if (type === COPY_DATA) {
-        rows++;
         this.isData = true;
+        if (this.encoder) {
+          // The message is re-encoded once whole, in one piece of the output.
+          const room = this.encoder.room(length - 4);
+          if (this.output.length - this.outputLength < room) {
+            wantMore = this.flush() && wantMore;
+            if (this.output.length < room) this.output = Buffer.allocUnsafeSlow(room);
+          }
+          this.messageStart = this.outputLength;
+          if (length === 4) this.encoder.encode(this.output, this.outputLength, this.outputLength, this.output, this.outputLength);
+        } else {
+          rows++;
+        }
       } else if (type === COPY_OUT_RESPONSE || type === NOTICE_RESPONSE || type === NOTIFICATION_RESPONSE || type === PARAMETER_STATUS) {
         this.isData = false;
       } else {
@@ -198,6 +234,22 @@ export class CopyOutStream extends Readable implements pg.Submittable {
     }
     if (at === from) return from;
     const output = this.output;
+    const encoder = this.encoder;
+    if (encoder) {
+      // Each row is re-encoded from the chunk straight into the output (never longer than its message).
+      const before = encoder.rows;
+      let write = this.outputLength;
+      let messages = 0;
+      for (let message = from; message < at; messages++) {
+        const next = message + 1 + chunk.readUInt32BE(message + 1);
+        write = encoder.encode(chunk, message + 5, next, output, write);
+        message = next;
+      }
+      this.runRows = encoder.rows - before;
+      this.runBytes = at - from - 5 * messages;
+      this.outputLength = write;
+      return at;
+    }
     const stop = this.outputLength + (at - from);
     chunk.copy(output, this.outputLength, from, at);
     let write = this.outputLength;
@@ -247,6 +299,10 @@ export class CopyOutStream extends Readable implements pg.Submittable {
     this.finished = true;
     this.count(rows, bytes);
     this.flush();
+    if (done && this.encoder && !this.encoder.complete) {
+      done = false;
+      this.destroy(new BinaryCopyError('the data ended without its trailer'));
+    }
     const conn = this.connection!;
     const unread = rest.subarray(from);
     conn.stream.removeListener('readable', this.onReadableEvent);
