@@ -8,7 +8,7 @@ import { testConfig } from '../support/engine.js';
 import { createEngine } from '../../src/clickhouse/create-engine.js';
 import { binaryTransport } from '../../src/migration/binary-transport.js';
 import { BinaryCopyError, RowBinaryEncoder, type FieldEncoding } from '../../src/postgres/row-binary.js';
-import { freshSchema, migrationService, pgClient, runToEnd } from './support.js';
+import { migrationService, runToEnd, UNICODE, useTestSchema } from './support.js';
 
 const config = testConfig();
 const engine = createEngine(config);
@@ -16,14 +16,13 @@ const service = migrationService(engine);
 let admin: pg.Client;
 let schema: string;
 
-const UNICODE = 'Zoë 李雷 🎉 tab\there\nnew line \\ backslash "quotes" \'single\'';
 /** Over 2 MiB, so its RowBinary (a 4-byte length and a Nullable byte) is longer than PostgreSQL's 4-byte length. */
 const HUGE = 3_000_000;
 const COLUMNS = 'id, i2, i4, i8, f4, f8, n12, n18, n5, t, vc, c, b, d, tstz, j, jb, u, ta, vca, huge';
 
+useTestSchema('mbinary', (client, name) => ((admin = client), (schema = name)));
+
 beforeAll(async () => {
-  admin = await pgClient();
-  schema = await freshSchema(admin, 'mbinary');
   await admin.query(`
     SET search_path = ${schema};
     CREATE TABLE bin_all (
@@ -64,8 +63,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await service.close();
-  await admin?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
-  await admin?.end();
   await engine.close();
 });
 

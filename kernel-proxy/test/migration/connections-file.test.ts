@@ -3,11 +3,11 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { buildServer } from '../../src/server.js';
 import { loadPostgresConnections } from '../../src/postgres/connections-file.js';
 import { silentLogger, testConfig } from '../support/engine.js';
-import { freshSchema, pgClient, pgConfig } from './support.js';
+import { pgConfig, useTestSchema } from './support.js';
 
 const source = pgConfig();
 const config = testConfig({ CHLAB_DEMO_POSTGRES: '0', CHLAB_S3_DEMO: '0' });
@@ -15,17 +15,12 @@ const file = path.join(config.dataDir, 'postgres.json');
 let admin: pg.Client;
 let schema: string;
 
+useTestSchema('mconn', (client, name) => ((admin = client), (schema = name)));
+
 beforeAll(async () => {
-  admin = await pgClient();
-  schema = await freshSchema(admin, 'mconn');
   await admin.query(`CREATE TABLE ${schema}.orders (id integer PRIMARY KEY, total numeric(10, 2)); INSERT INTO ${schema}.orders SELECT g, g FROM generate_series(1, 1000) g`);
   writeFileSync(file, JSON.stringify({ connections: { warehouse: { host: source.host, port: source.port, user: source.user, password: '${CHLAB_TEST_PG_PASSWORD}', database: source.database } } }));
 }, 60_000);
-
-afterAll(async () => {
-  await admin?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
-  await admin?.end();
-});
 
 describe('CHLAB_POSTGRES_CONNECTIONS', () => {
   it('reads named sources, passwords from the environment, and says clearly what is wrong', () => {

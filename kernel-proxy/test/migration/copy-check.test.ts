@@ -7,7 +7,7 @@ import type pg from 'pg';
 import { testConfig } from '../support/engine.js';
 import { createEngine } from '../../src/clickhouse/create-engine.js';
 import { rowCheckExpression } from '../../src/migration/value-check.js';
-import { freshSchema, migrationService, pgClient } from './support.js';
+import { migrationService, useTestSchema } from './support.js';
 
 const config = testConfig();
 const engine = createEngine(config);
@@ -15,9 +15,9 @@ const service = migrationService(engine);
 let admin: pg.Client;
 let schema: string;
 
+useTestSchema('mcopychk', (client, name) => ((admin = client), (schema = name)));
+
 beforeAll(async () => {
-  admin = await pgClient();
-  schema = await freshSchema(admin, 'mcopychk');
   for (const table of ['kept', 'fresh', 'bad']) {
     await admin.query(`
       CREATE TABLE ${schema}.${table} (id integer PRIMARY KEY, amount numeric(10, 2) NOT NULL, tags text[] NOT NULL);
@@ -30,8 +30,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await service.close();
-  await admin?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
-  await admin?.end();
   await engine.close();
 });
 

@@ -3,18 +3,18 @@
 // the middle of a COPY fails the stream and leaves the connection usable.
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { CopyOutStream, OUTPUT_BYTES } from '../../src/postgres/copy.js';
-import { freshSchema, pgClient } from './support.js';
+import { useTestSchema } from './support.js';
 
 let client: pg.Client;
 let schema: string;
 
+useTestSchema('mcopystream', (pgAdmin, name) => ((client = pgAdmin), (schema = name)));
+
 beforeAll(async () => {
-  client = await pgClient();
-  schema = await freshSchema(client, 'mcopystream');
   // Small rows, rows of a few KiB, and a few rows larger than one push (2.5 MiB of text each, with escapes).
   await client.query(`
     SET search_path = ${schema};
@@ -26,11 +26,6 @@ beforeAll(async () => {
       FROM generate_series(1, 20000) g;
   `);
 }, 60_000);
-
-afterAll(async () => {
-  await client?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
-  await client?.end();
-});
 
 function collect(): { sink: Writable; chunks: Buffer[] } {
   const chunks: Buffer[] = [];

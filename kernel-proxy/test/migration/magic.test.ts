@@ -10,7 +10,7 @@ import { IncomingMessageSchema, type JupyterMessage } from '../../src/kernel/mes
 import { MigrateMagic } from '../../src/migration/magic.js';
 import { PLAN_MIME, PROGRESS_MIME, SUMMARY_MIME, HISTORY_MIME } from '../../src/migration/render.js';
 import { updateSpecSource } from '../../src/migration/spec.js';
-import { freshSchema, migrationService, pgClient } from './support.js';
+import { migrationService, useTestSchema } from './support.js';
 
 const { config, engine, queries } = testQueryService();
 const service = migrationService(engine);
@@ -18,9 +18,9 @@ const manager = new ClickHouseKernelManager(queries, silentLogger, soleUser(), [
 let admin: pg.Client;
 let schema: string;
 
+useTestSchema('mmagic', (client, name) => ((admin = client), (schema = name)));
+
 beforeAll(async () => {
-  admin = await pgClient();
-  schema = await freshSchema(admin, 'mmagic');
   await admin.query(`
     SET search_path = ${schema};
     CREATE TABLE orders (id bigint PRIMARY KEY, customer text NOT NULL, amount numeric(10, 2) NOT NULL, placed timestamptz NOT NULL, legacy text);
@@ -33,8 +33,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await service.close();
   await manager.shutdownAll?.();
-  await admin?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
-  await admin?.end();
   await engine.close();
 });
 

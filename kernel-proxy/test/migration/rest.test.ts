@@ -6,7 +6,7 @@ import type pg from 'pg';
 import { testConfig, silentLogger } from '../support/engine.js';
 import { createEngine } from '../../src/clickhouse/create-engine.js';
 import { migrationApiPlugin } from '../../src/api/migration.js';
-import { freshSchema, migrationService, pgClient, pgConfig } from './support.js';
+import { migrationService, pgConfig, useTestSchema } from './support.js';
 
 const config = testConfig();
 const engine = createEngine(config);
@@ -32,10 +32,10 @@ async function waitDone(id: string) {
   throw new Error('migration did not finish');
 }
 
+useTestSchema('mrest', (client, name) => ((admin = client), (schema = name)));
+
 beforeAll(async () => {
   await app.register(migrationApiPlugin, { service });
-  admin = await pgClient();
-  schema = await freshSchema(admin, 'mrest');
   await admin.query(`
     SET search_path = ${schema};
     CREATE TABLE customers (id integer PRIMARY KEY, email text, plan text NOT NULL, balance numeric(10, 2), joined date NOT NULL);
@@ -49,8 +49,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await service.close();
   await app.close();
-  await admin?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
-  await admin?.end();
   await engine.close();
 });
 

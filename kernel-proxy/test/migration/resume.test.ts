@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { testConfig } from '../support/engine.js';
 import { createEngine } from '../../src/clickhouse/create-engine.js';
-import { freshSchema, migrationService, pgClient, pgConfig } from './support.js';
+import { migrationService, pgConfig, useTestSchema } from './support.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const ROWS = 240_000;
@@ -18,9 +18,9 @@ let admin: pg.Client;
 let schema: string;
 let expected: { n: string; s: string; nn: string; ts: string };
 
+useTestSchema('mresume', (client, name) => ((admin = client), (schema = name)));
+
 beforeAll(async () => {
-  admin = await pgClient();
-  schema = await freshSchema(admin, 'mresume');
   await admin.query(`
     SET search_path = ${schema};
     CREATE TABLE events (id bigint PRIMARY KEY, amount numeric(12, 2) NOT NULL, note text, at timestamptz NOT NULL, tags text[] NOT NULL);
@@ -33,11 +33,6 @@ beforeAll(async () => {
   const r = await admin.query(`SELECT count(*)::text AS n, trim_scale(sum(amount))::text AS s, count(note)::text AS nn, sum(extract(epoch FROM at) * 1000000)::numeric(40,0)::text AS ts FROM events`);
   expected = r.rows[0];
 }, 60_000);
-
-afterAll(async () => {
-  await admin?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
-  await admin?.end();
-});
 
 interface Proxy {
   child: ChildProcess;

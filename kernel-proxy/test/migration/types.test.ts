@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { testConfig } from '../support/engine.js';
 import { createEngine } from '../../src/clickhouse/create-engine.js';
-import { freshSchema, migrationService, pgClient, runToEnd } from './support.js';
+import { migrationService, runToEnd, UNICODE, useTestSchema } from './support.js';
 import { planBundle } from '../../src/migration/service.js';
 import { combinePartials, sourceAggregates, sourcePartials, validationQueries } from '../../src/migration/validation.js';
 
@@ -14,12 +14,11 @@ const service = migrationService(engine);
 let admin: pg.Client;
 let schema: string;
 
-const UNICODE = 'Zoë 李雷 🎉 tab\there\nnew line \\ backslash "quotes" \'single\'';
 const HUGE = 5_000_000;
 
+useTestSchema('mtypes', (client, name) => ((admin = client), (schema = name)));
+
 beforeAll(async () => {
-  admin = await pgClient();
-  schema = await freshSchema(admin, 'mtypes');
   await admin.query(`
     SET search_path = ${schema};
     CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy', 'it''s "quoted"');
@@ -68,8 +67,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await service.close();
-  await admin?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
-  await admin?.end();
   await engine.close();
 });
 

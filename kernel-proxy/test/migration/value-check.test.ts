@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { testConfig } from '../support/engine.js';
 import { createEngine } from '../../src/clickhouse/create-engine.js';
-import { freshSchema, migrationService, pgClient, runToEnd } from './support.js';
+import { migrationService, runToEnd, useTestSchema } from './support.js';
 
 const config = testConfig();
 const engine = createEngine(config);
@@ -12,9 +12,9 @@ const service = migrationService(engine);
 let admin: pg.Client;
 let schema: string;
 
+useTestSchema('mcheck', (client, name) => ((admin = client), (schema = name)));
+
 beforeAll(async () => {
-  admin = await pgClient();
-  schema = await freshSchema(admin, 'mcheck');
   await admin.query(`
     SET search_path = ${schema};
     CREATE TABLE risky (
@@ -39,8 +39,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await service.close();
-  await admin?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
-  await admin?.end();
   await engine.close();
 });
 

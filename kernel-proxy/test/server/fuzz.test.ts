@@ -19,7 +19,7 @@ import type { Config } from '../../src/config.js';
 import { decodeFrame, encodeMessage, V1_PROTOCOL, type WireProtocol } from '../../src/kernel/wire.js';
 import { silentLogger, testConfig } from '../support/engine.js';
 import { PlainJupyterClient } from '../support/jupyter-client.js';
-import { freshSchema, pgClient, pgConfig } from '../migration/support.js';
+import { pgConfig, useTestSchema } from '../migration/support.js';
 import { startTestS3, type TestS3 } from '../../../tests/support/s3-server.js';
 
 const SEED = Number(process.env.CHLAB_FUZZ_SEED ?? 20261130);
@@ -734,10 +734,10 @@ let schema: string;
 let secrets: string[];
 const PASSWORD = pgConfig().password;
 
+useTestSchema('fuzz', (pgAdmin, name) => ((admin = pgAdmin), (schema = name)));
+
 beforeAll(async () => {
   s3 = await startTestS3(['lake']);
-  admin = await pgClient();
-  schema = await freshSchema(admin, 'fuzz');
   await admin.query(`
     SET search_path = ${schema};
     CREATE TABLE events (id bigint PRIMARY KEY, amount numeric(12, 2) NOT NULL, note text, at timestamptz NOT NULL);
@@ -784,8 +784,6 @@ afterAll(async () => {
   agent.destroy();
   await app?.close();
   await s3?.stop();
-  await admin?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
-  await admin?.end();
 });
 
 async function newKernel(): Promise<string> {

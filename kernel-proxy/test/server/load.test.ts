@@ -10,7 +10,7 @@ import { buildServer } from '../../src/server.js';
 import type { Config } from '../../src/config.js';
 import { quantile, runLoadScenario } from '../../src/bench/load.js';
 import { silentLogger, testConfig } from '../support/engine.js';
-import { freshSchema, pgClient, pgConfig } from '../migration/support.js';
+import { pgConfig, useTestSchema } from '../migration/support.js';
 
 const KERNELS = 50;
 const QUERIES_PER_KERNEL = 5;
@@ -23,9 +23,9 @@ let baseUrl: string;
 let admin: pg.Client;
 let schema: string;
 
+useTestSchema('load', (pgAdmin, name) => ((admin = pgAdmin), (schema = name)));
+
 beforeAll(async () => {
-  admin = await pgClient();
-  schema = await freshSchema(admin, 'load');
   await admin.query(`
     SET search_path = ${schema};
     CREATE TABLE orders (id bigint PRIMARY KEY, customer int NOT NULL, amount numeric(12, 2) NOT NULL, note text);
@@ -52,8 +52,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app?.close();
-  await admin?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
-  await admin?.end();
 });
 
 describe('load on loopback', () => {
