@@ -56,6 +56,7 @@ beforeAll(async () => {
         FROM generate_series(10, 20000) AS g;
     CREATE TABLE text_all AS SELECT *, interval '1 day' AS iv FROM bin_all;
     ALTER TABLE text_all ADD PRIMARY KEY (id), ALTER COLUMN ta SET NOT NULL, ALTER COLUMN vca SET NOT NULL;
+    CREATE TABLE bin_empty (LIKE bin_all INCLUDING CONSTRAINTS INCLUDING INDEXES);
     CREATE TABLE hazards (id integer PRIMARY KEY, amount numeric(10, 2) NOT NULL, at timestamptz NOT NULL, day date NOT NULL, tags text[] NOT NULL);
     INSERT INTO hazards SELECT g, g / 100.0, timestamptz '2024-01-01 00:00:00+00', date '2024-01-01', ARRAY['t' || g] FROM generate_series(1, 300) AS g;
   `);
@@ -108,6 +109,13 @@ describe('binary transport', () => {
     const [huge] = await engine.json<{ n: string; vca: string }>(`SELECT toString(length(huge)) AS n, toString(vca) AS vca FROM default.m_bin_all WHERE id = 3`);
     expect(huge).toEqual({ n: String(HUGE), vca: "['x',NULL,'y']" });
   }, 180_000);
+
+  it('loads an empty table (the header and the trailer in one message)', async () => {
+    const summary = await runToEnd(service, spec('bin_empty', 'm_bin_empty'));
+    expect(summary.status, summary.error_message ?? '').toBe('completed');
+    expect(summary.records_migrated).toBe(0);
+    expect(summary.validation?.ok).toBe(true);
+  });
 
   it('refuses, through the copy-time value check, the values it cannot encode: NaN, ±infinity, NULL elements, nested arrays', async () => {
     const target = 'm_bin_hazards';
