@@ -300,8 +300,8 @@ async function streamRangeEmbedded(job: TransferJob, deps: TransferDeps, r: Embe
     await partial?.catch(() => undefined);
     if (source?.failure) throw source.failure;
     if (signal.aborted || error instanceof RangeLoadError) throw error;
-    const transcodeError = source && (await copied.then(() => undefined, (e: unknown) => (e instanceof BinaryCopyError ? e : undefined)));
-    if (transcodeError) throw new RangeLoadError(range, transcodeError.message);
+    const encodeError = source && (await copied.then(() => undefined, (e: unknown) => (e instanceof BinaryCopyError ? e : undefined)));
+    if (encodeError) throw new RangeLoadError(range, encodeError.message);
     throw new RangeLoadError(range, toClickHouseError(error).display);
   } finally {
     offer.withdraw();
