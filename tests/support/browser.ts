@@ -12,7 +12,7 @@
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { beforeEach } from 'vitest';
-import { chromium, type Browser, type BrowserContext, type ConsoleMessage, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type ConsoleMessage, type Page, type Request } from 'playwright-core';
 
 export const CHROMIUM_ARGS = [
   '--headless',
@@ -113,9 +113,25 @@ export async function launchBrowser(opts: LaunchOptions = {}): Promise<TestBrows
       rec.pageErrors.push(text);
       rec.errors.push(text);
     });
+    // A reload or goto cancels whatever the page still had in flight (JupyterLab's polls): not a failure.
+    const inFlight = new Set<Request>();
+    const cancelledByNavigation = new Set<Request>();
+    const cancelInFlight = () => {
+      for (const pending of inFlight) if (!pending.isNavigationRequest()) cancelledByNavigation.add(pending);
+    };
+    page.on('request', (req) => {
+      if (req.isNavigationRequest() && req.frame() === page.mainFrame()) cancelInFlight();
+      inFlight.add(req);
+    });
+    page.on('framenavigated', (frame) => {
+      if (frame === page.mainFrame()) cancelInFlight();
+    });
+    page.on('requestfinished', (req) => inFlight.delete(req));
     page.on('requestfailed', (req) => {
+      inFlight.delete(req);
       const failure = req.failure()?.errorText ?? 'failed';
       if (rec.blocked.includes(req.url())) return; // already listed as blocked
+      if (failure === 'net::ERR_ABORTED' && cancelledByNavigation.delete(req)) return;
       const text = `requestfailed: ${req.method()} ${req.url()} ${failure}`;
       rec.failedRequests.push(text);
       rec.errors.push(text);
