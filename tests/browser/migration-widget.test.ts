@@ -518,7 +518,16 @@ describe.skipIf(!!skipReason)('%%migrate outputs in JupyterLab (headless Chromiu
       expect(new Set(seen).size >= 2 || seen.includes('100.0')).toBe(true);
       expect(view.progress).toMatchObject({ percentage: '100.0', status: 'completed', processed: String(SOURCE_ROWS) });
       expect(view.progress!.text).toMatch(/200,000 \/ (≈ )?200,000 rows/);
-      expect(view.summary!.text).toMatch(/200,000 rows migrated/);
+      // The duration and rate come from the run's unrounded elapsed time, not from whole seconds.
+      const elapsedMs: number = await page.evaluate((mime) => {
+        for (const cell of (window as any).jupyterapp.shell.currentWidget.content.widgets) {
+          for (const output of cell.model.outputs?.toJSON() ?? []) if (output.data?.[mime]) return output.data[mime].elapsed_ms;
+        }
+      }, SUMMARY_MIME);
+      expect(elapsedMs).toBeGreaterThan(0);
+      const seconds = elapsedMs / 1000;
+      const shownSeconds = seconds < 10 ? String(Math.round(seconds * 10) / 10) : String(Math.round(seconds));
+      expect(view.summary!.text).toContain(`200,000 rows migrated in ${shownSeconds} s · ${Math.round(200_000 / seconds).toLocaleString('en-US')} rows/s`);
       expect(view.summary!.text).toMatch(/Validation passed/);
       expect(view.summary!.checks.length).toBeGreaterThan(1);
       expect(view.summary!.checks.every((c) => c.ok === 'true' && c.cells[0] === '✓')).toBe(true);

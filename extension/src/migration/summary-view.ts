@@ -16,15 +16,16 @@ function mark(ok: boolean | undefined): HTMLElement {
 export function renderSummary(summary: MigrationSummary): HTMLElement {
   const root = h('div', 'chlab-MigrationSummary');
   root.dataset.status = summary.status ?? '';
+  const seconds = summary.elapsedMs !== undefined ? summary.elapsedMs / 1000 : summary.durationSeconds;
+  const took = seconds !== undefined ? ` in ${formatDuration(seconds)}` : '';
   const facts: string[] = [];
   if (summary.recordsMigrated !== undefined) {
-    facts.push(`${formatInteger(summary.recordsMigrated)} rows migrated`);
+    facts.push(`${formatInteger(summary.recordsMigrated)} rows migrated${took}`);
+  } else if (took) {
+    facts.push(took.trim());
   }
-  if (summary.durationSeconds !== undefined) {
-    facts.push(`in ${formatDuration(summary.durationSeconds)}`);
-  }
-  if (summary.recordsMigrated !== undefined && summary.durationSeconds) {
-    facts.push(`${formatInteger(summary.recordsMigrated / summary.durationSeconds)} rows/s`);
+  if (summary.recordsMigrated && seconds) {
+    facts.push(`${formatInteger(summary.recordsMigrated / seconds)} rows/s`);
   }
   root.append(
     h(
@@ -32,7 +33,7 @@ export function renderSummary(summary: MigrationSummary): HTMLElement {
       'chlab-MigrationSummary-head',
       statusBadge(summary.status),
       summary.destination ? h('span', {}, 'into ', h('code', { text: summary.destination })) : null,
-      h('span', { className: 'chlab-MigrationSummary-facts', text: facts.join(' ') }),
+      h('span', { className: 'chlab-MigrationSummary-facts', text: facts.join(' · ') }),
       summary.migrationId ? h('span', { className: 'chlab-MigrationSummary-id', text: `migration ${summary.migrationId}` }) : null
     )
   );

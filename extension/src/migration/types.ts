@@ -131,6 +131,8 @@ export interface MigrationSummary {
   status?: MigrationStatus;
   recordsMigrated?: number;
   durationSeconds?: number;
+  /** Unrounded duration, ms (newer proxies). */
+  elapsedMs?: number;
   destination?: string;
   source?: string;
   validation?: {
@@ -525,6 +527,7 @@ export function readSummary(raw: unknown): MigrationSummary {
     status: asString(summary.status),
     recordsMigrated: asNumber(summary.records_migrated),
     durationSeconds: asNumber(summary.duration_seconds),
+    elapsedMs: asNumber(summary.elapsed_ms),
     destination: asString(summary.destination),
     source: asString(summary.source),
     validation: validation

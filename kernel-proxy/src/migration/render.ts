@@ -66,12 +66,13 @@ export function progressOutput(p: ProgressSnapshot): DisplayBundle {
 
 export function summaryOutput(s: MigrationSummary): DisplayBundle {
   const v = s.validation;
+  const took = `${(s.elapsed_ms / 1000).toFixed(1)} s`;
   const lines = [
-    `Migration ${s.migration_id}: ${s.status} — ${n(s.records_migrated)} rows → ${s.destination} in ${s.duration_seconds} s`,
+    `Migration ${s.migration_id}: ${s.status} — ${n(s.records_migrated)} rows → ${s.destination} in ${took}`,
     ...(s.error_message ? [`Error: ${s.error_message}`] : []),
     ...(v ? [`Validation: ${v.ok ? 'OK' : 'MISMATCH'} — rows ${n(v.row_count.source)} (PostgreSQL) vs ${n(v.row_count.destination)} (ClickHouse)`, ...v.columns.flatMap((c) => c.checks.filter((k) => !k.ok).map((k) => `  ✗ ${c.column}.${k.name}: ${k.source} vs ${k.destination}`))] : []),
   ];
-  const html = `<div class="chlab-migration-summary"><p><b>${esc(s.status)}</b>: ${n(s.records_migrated)} rows → <b>${esc(s.destination)}</b> in ${s.duration_seconds} s <small>(${esc(s.migration_id)})</small></p>
+  const html = `<div class="chlab-migration-summary"><p><b>${esc(s.status)}</b>: ${n(s.records_migrated)} rows → <b>${esc(s.destination)}</b> in ${took} <small>(${esc(s.migration_id)})</small></p>
 ${s.error_message ? `<p style="color:#b00">${esc(s.error_message)}</p>` : ''}
 ${v ? `<p>Validation ${v.ok ? '✔' : '✗'}: rows ${n(v.row_count.source)} / ${n(v.row_count.destination)}</p><table><thead><tr><th>column</th><th>check</th><th>PostgreSQL</th><th>ClickHouse</th><th></th></tr></thead><tbody>${v.columns
     .flatMap((c) => c.checks.map((k) => `<tr><td>${esc(c.column)}</td><td>${esc(k.name)}</td><td><code>${esc(k.source)}</code></td><td><code>${esc(k.destination)}</code></td><td>${k.ok ? '✔' : '✗'}</td></tr>`))

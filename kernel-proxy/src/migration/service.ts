@@ -38,6 +38,8 @@ export interface MigrationSummary {
   status: MigrationStatus;
   records_migrated: number;
   duration_seconds: number;
+  /** duration_seconds unrounded: since the migration first started (a resumed one included). */
+  elapsed_ms: number;
   destination: string;
   validation: ValidationResult | null;
   value_check: ValueCheckResult | null;
@@ -604,12 +606,12 @@ export class MigrationService {
       const status: MigrationStatus = validation.ok ? 'completed' : 'failed';
       const error = validation.ok ? null : `validation failed: ${describeMismatches(validation)}`;
       const record = await this.history.get(id);
-      const duration = record ? Math.round((Date.now() - new Date(record.started_at).getTime()) / 1000) : Math.round((performance.now() - started) / 1000);
+      const elapsed = record ? Date.now() - new Date(record.started_at).getTime() : performance.now() - started;
       await this.history.update(id, {
         status,
         records_migrated: validation.row_count.destination,
         error_message: error,
-        duration_seconds: duration,
+        duration_seconds: Math.round(elapsed / 1000),
         metadata: JSON.stringify(stored),
         validation_ok: validation.ok,
         finished_at: new Date(),
@@ -623,20 +625,20 @@ export class MigrationService {
       if (valueCheck?.during_copy) valueCheck.checked_rows = validation.row_count.source;
       stored.value_check = valueCheck ?? undefined;
       run.emit();
-      return this.summary(id, status, validation.row_count.destination, duration, target, validation, valueCheck, error, phases);
+      return this.summary(id, status, validation.row_count.destination, elapsed, target, validation, valueCheck, error, phases);
     } catch (error) {
       const aborted = run.controller.signal.aborted;
       const message = aborted ? `interrupted: resume with %%migrate resume ${id}` : this.message(error);
       stored.phases_ms = phases;
       const record = await this.history.get(id).catch(() => undefined);
-      const duration = record ? Math.round((Date.now() - new Date(record.started_at).getTime()) / 1000) : 0;
+      const elapsed = record ? Date.now() - new Date(record.started_at).getTime() : 0;
       await this.history
-        .update(id, { status: 'failed', error_message: message, records_migrated: run.processed, duration_seconds: duration, metadata: JSON.stringify(stored), finished_at: new Date() })
+        .update(id, { status: 'failed', error_message: message, records_migrated: run.processed, duration_seconds: Math.round(elapsed / 1000), metadata: JSON.stringify(stored), finished_at: new Date() })
         .catch((e: unknown) => this.options.log?.error({ err: e }, 'could not record a failed migration'));
       run.status = 'failed';
       run.phase = 'done';
       run.emit();
-      return this.summary(id, 'failed', run.processed, duration, target, validation, valueCheck, message, phases);
+      return this.summary(id, 'failed', run.processed, elapsed, target, validation, valueCheck, message, phases);
     } finally {
       if (coordinator) {
         await coordinator.query('ROLLBACK').catch(() => undefined);
@@ -669,8 +671,9 @@ export class MigrationService {
     );
   }
 
-  private summary(id: string, status: MigrationStatus, records: number, duration: number, target: { database: string; table: string }, validation: ValidationResult | null, valueCheck: ValueCheckResult | null, error: string | null, phases: Record<string, number>): MigrationSummary {
-    return { migration_id: id, status, records_migrated: records, duration_seconds: duration, destination: `${target.database}.${target.table}`, validation, value_check: valueCheck, error_message: error, phases_ms: phases };
+  private summary(id: string, status: MigrationStatus, records: number, elapsedMs: number, target: { database: string; table: string }, validation: ValidationResult | null, valueCheck: ValueCheckResult | null, error: string | null, phases: Record<string, number>): MigrationSummary {
+    const elapsed = Math.max(0, Math.round(elapsedMs));
+    return { migration_id: id, status, records_migrated: records, duration_seconds: Math.round(elapsed / 1000), elapsed_ms: elapsed, destination: `${target.database}.${target.table}`, validation, value_check: valueCheck, error_message: error, phases_ms: phases };
   }
 
   /** An existing MergeTree target gets insert deduplication (what makes a retried range exact). */

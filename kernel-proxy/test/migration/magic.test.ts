@@ -105,6 +105,10 @@ describe('%%migrate', () => {
     const [summary] = data('display_data', SUMMARY_MIME);
     const s = (summary!.content.data as Record<string, any>)[SUMMARY_MIME];
     expect(s).toMatchObject({ status: 'completed', records_migrated: 120000, destination: 'default.magic_orders', error_message: null, validation: { ok: true, row_count: { source: 120000, destination: 120000 } } });
+    expect(s.elapsed_ms).toBeGreaterThan(0);
+    expect(s.duration_seconds).toBe(Math.round(s.elapsed_ms / 1000));
+    const plain = (summary!.content.data as Record<string, string>)['text/plain']!;
+    expect(plain).toContain(`120,000 rows → default.magic_orders in ${(s.elapsed_ms / 1000).toFixed(1)} s`);
     expect(s.validation.columns.find((c: { column: string }) => c.column === 'amount').checks.map((k: { name: string }) => k.name)).toEqual(['non_null', 'sum', 'min', 'max']);
     const order = received.map((m) => m.header.msg_type).filter((t) => t === 'display_data' || t === 'update_display_data');
     expect(order[0]).toBe('display_data');
