@@ -401,17 +401,18 @@ describe.skipIf(!!skipReason)('%%migrate outputs in JupyterLab (headless Chromiu
       metadata: JSON.stringify({ version: 1, spec_yaml: 'source: public.events\ntarget: analytics.events\ncolumns:\n  email: { rename: user_email, transform: lower(email) }\n' }),
       ...extra,
     });
+    const FAILED = { error_message: 'Code: 53. <b>TYPE_MISMATCH</b>', records_migrated: 0 };
     await page.route('**/api/migration/history?**', async (route) => {
       const params = new URL(route.request().url()).searchParams;
       requests.push(params);
-      const all = [record('11111111-1111-1111-1111-111111111111', 'completed'), record('22222222-2222-2222-2222-222222222222', 'failed', { error_message: 'Code: 53. <b>TYPE_MISMATCH</b>', records_migrated: 0 })];
+      const all = [record('11111111-1111-1111-1111-111111111111', 'completed'), record('22222222-2222-2222-2222-222222222222', 'failed', FAILED)];
       const migrations = all.filter((m) => !params.get('status') || m.status === params.get('status'));
       await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ migrations, total: migrations.length }) });
     });
     await page.route('**/api/migration/history/*', async (route) => {
       const id = new URL(route.request().url()).pathname.split('/').pop()!;
-      const { metadata, ...rest } = record(id, id.startsWith('1') ? 'completed' : 'failed');
-      await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ ...rest, ...JSON.parse(metadata), error_message: id.startsWith('2') ? 'Code: 53. <b>TYPE_MISMATCH</b>' : null }) });
+      const { metadata, ...rest } = id.startsWith('1') ? record(id, 'completed') : record(id, 'failed', FAILED);
+      await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ ...rest, ...JSON.parse(metadata as string) }) });
     });
     expect(await page.evaluate(() => (window as any).jupyterapp.commands.hasCommand('chlab:migration-history'))).toBe(true);
     await page.evaluate(() => (window as any).jupyterapp.commands.execute('chlab:migration-history'));
