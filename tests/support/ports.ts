@@ -2,18 +2,34 @@
 import { spawn, type SpawnOptions } from 'node:child_process';
 import { createServer } from 'node:net';
 
-/** A TCP port that is free on 127.0.0.1 right now (the OS picks it; tiny race until the caller binds it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Listening ports for test servers come from below Linux's ephemeral range (32768-60999): a server restarted on
+ * its port (a crash test) would otherwise find it taken by some other process's outgoing connection.
+ */
+const LISTEN_PORTS = { from: 20_000, to: 32_767 };
+
+function tryListen(port: number): Promise<number | null> {
+  return new Promise((resolve) => {
     const srv = createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.once('error', () => resolve(null));
+    srv.listen(port, '127.0.0.1', () => {
       const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => (port ? resolve(port) : reject(new Error('could not allocate a free port'))));
+      const bound = typeof addr === 'object' && addr ? addr.port : null;
+      srv.close(() => resolve(bound));
     });
   });
+}
+
+/** A TCP port that is free on 127.0.0.1 right now (tiny race until the caller binds it). */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await tryListen(LISTEN_PORTS.from + Math.floor(Math.random() * (LISTEN_PORTS.to - LISTEN_PORTS.from + 1)));
+    if (port) return port;
+  }
+  const port = await tryListen(0);
+  if (!port) throw new Error('could not allocate a free port');
+  return port;
 }
 
 /** `count` distinct free ports. */

@@ -63,6 +63,8 @@ export interface TransferJob {
    * snapshot (the source side of the validation is computed there, range by range; see service.ts). Must not throw.
    */
   afterCopy?: (client: pg.Client, range: CopyRange) => Promise<void>;
+  /** Settles once the run's plan is recorded: no range loads before (workers connect meanwhile); its rejection fails the transfer. */
+  ready?: Promise<unknown>;
 }
 
 export interface TransferDeps {
@@ -170,6 +172,8 @@ export async function transfer(job: TransferJob, deps: TransferDeps): Promise<vo
           const started = performance.now();
           try {
             if (signal.aborted) throw new AbortedError();
+            if (job.method === 'copy') client ??= await connect();
+            await job.ready;
             let rows: number;
             let bytes = 0;
             const onRows = (n: number) => {
@@ -180,14 +184,12 @@ export async function transfer(job: TransferJob, deps: TransferDeps): Promise<vo
               rows = await pullRange(job, deps, range);
               onRows(rows);
             } else if (http) {
-              client ??= await connect();
-              const result = await streamRangeHttp(job, client, http, range, onRows, signal);
+              const result = await streamRangeHttp(job, client!, http, range, onRows, signal);
               rows = result.rows;
               bytes = result.bytes;
               await afterCopy(range);
             } else {
-              client ??= await connect();
-              const result = await streamRangeEmbedded(job, deps, { lane: lanes[index]!.command, feed: feed!, binary, client, range, onRows, signal, afterCopy: () => afterCopy(range) });
+              const result = await streamRangeEmbedded(job, deps, { lane: lanes[index]!.command, feed: feed!, binary, client: client!, range, onRows, signal, afterCopy: () => afterCopy(range) });
               rows = result.rows;
               bytes = result.bytes;
             }

@@ -469,8 +469,10 @@ export class MigrationService {
       run.processed = [...done.values()].reduce((n, r) => n + r.rows, 0);
       run.status = 'running';
       run.phase = 'copying';
-      // (awaited before any range loads: a resume after a crash trusts this metadata, rows_before included)
-      await this.history.update(id, { status: 'running', metadata: JSON.stringify(stored), error_message: null });
+      // (settled before any range loads, as the transfer's `ready`: a resume after a crash trusts this metadata,
+      // rows_before included; the copy workers connect meanwhile)
+      const recorded = this.history.update(id, { status: 'running', metadata: JSON.stringify(stored), error_message: null });
+      recorded.catch(() => undefined);
       run.emit();
 
       lastJob = {
@@ -487,6 +489,7 @@ export class MigrationService {
         // (not in append mode: rows already in the target may share the key range)
         resuming: resuming && !stored.rows_before,
         check,
+        ready: recorded,
       };
       const jobRef = lastJob;
       // With a snapshot shared by the coordinator and every copy worker, the source side of the validation is
@@ -566,6 +569,7 @@ export class MigrationService {
       );
       try {
         await copying;
+        await recorded;
       } catch (error) {
         // A range refused by ClickHouse while values were checked during the copy: the value check says why.
         if (!check || !(error instanceof RangeLoadError) || run.controller.signal.aborted) throw error;

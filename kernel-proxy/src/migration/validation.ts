@@ -228,7 +228,10 @@ export async function validate(
   const queries = options.queries ?? validationQueries(source, plans, options);
   const aggregates = append ? [] : queries.aggregates;
   const pgRow = options.sourceRow ?? (await sourceAggregates(client!, source, queries));
-  const [chRow] = await engine.json<Record<string, string | null>>(`SELECT ${queries.ch} FROM ${chTable(target.database, target.table)}`, { settings: { max_execution_time: 0 } });
+  // (not JIT-compiled by chDB: once a table's aggregates have been seen three times, compiling them took ~100 ms,
+  // more than the query itself; a server of any version is left to its defaults)
+  const settings = { max_execution_time: 0, ...(engine.kind === 'embedded' ? { compile_expressions: 0, compile_aggregate_expressions: 0 } : {}) };
+  const [chRow] = await engine.json<Record<string, string | null>>(`SELECT ${queries.ch} FROM ${chTable(target.database, target.table)}`, { settings });
   const sourceRows = Number(pgRow.__chlab_n);
   const destinationRows = Number(chRow!.__chlab_n) - (options.rowsBefore ?? 0);
   const columns: ValidationResult['columns'] = active.map((p) => ({
