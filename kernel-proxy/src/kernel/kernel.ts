@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { QueryCancelledError } from '../clickhouse/embedded.js';
 import { toClickHouseError } from '../clickhouse/errors.js';
 import type { QueryService } from '../clickhouse/query-service.js';
+import { pointAtError } from './error-pointer.js';
 import { splitStatements } from '../clickhouse/sql-split.js';
 import { SchemaCatalog, tokenAround, tokenBefore } from './catalog.js';
 import { outputFor } from './cell-output.js';
@@ -237,6 +238,8 @@ export class ClickHouseKernel {
     if (request.store_history) this.history.push({ line: count, input: request.code });
 
     let ok = true;
+    /** The statement being run (a syntax error points into it). */
+    let current = '';
     try {
       const magic = parseMagic(request.code);
       if (magic) {
@@ -245,6 +248,7 @@ export class ClickHouseKernel {
         return true;
       }
       for (const statement of splitStatements(request.code)) {
+        current = statement;
         const controller = new AbortController();
         const queryId = randomUUID();
         this.running = { controller, queryId };
@@ -301,7 +305,7 @@ export class ClickHouseKernel {
       else if (error instanceof PermissionDeniedError) this.sendError(client, message, 'PermissionDenied', error.message, count);
       else {
         const ch = toClickHouseError(error);
-        this.sendError(client, message, ch.type ?? 'ClickHouseError', ch.display, count);
+        this.sendError(client, message, ch.type ?? 'ClickHouseError', ch.display, count, pointAtError(current, ch.display));
       }
     } finally {
       this.setState('idle', message);
@@ -367,8 +371,10 @@ export class ClickHouseKernel {
     this.publish('display_data', { ...bundle, metadata, transient: { display_id: resultId } }, message);
   }
 
-  private sendError(client: KernelClient, message: IncomingMessage, ename: string, evalue: string, count: number): void {
-    const content = { ename, evalue, traceback: [`${ename}: ${evalue}`] };
+  private sendError(client: KernelClient, message: IncomingMessage, ename: string, evalue: string, count: number, pointer: string[] = []): void {
+    // ("Code: 62 (SYNTAX_ERROR). …" names its type already)
+    const headline = evalue.includes(`(${ename})`) ? evalue : `${ename}: ${evalue}`;
+    const content = { ename, evalue, traceback: [headline, ...pointer] };
     this.publish('error', content, message);
     this.reply(client, message, 'execute_reply', { status: 'error', execution_count: count, ...content });
   }

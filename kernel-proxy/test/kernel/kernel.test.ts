@@ -87,6 +87,20 @@ describe('clickhouse kernel', () => {
     expect((await queued).reply.content.status).toBe('aborted');
   });
 
+  it('points at the spot of a syntax error in the failing statement (line and caret), non-ASCII text before it included', async () => {
+    const { execute } = await connectedKernel();
+    const { iopub } = await execute("SELECT 1;\nSELECT 'ünïcødé' AS s,\n       count(*\nFROM system.one;\nSELECT 3");
+    const error = iopub.find((m) => m.header.msg_type === 'error')!;
+    const traceback: string[] = error.content.traceback;
+    // (position 40 is a byte offset: the four 2-byte letters before it make it character 36)
+    expect(traceback[0]).toMatch(/^Code: 62 \(SYNTAX_ERROR\)\. Syntax error: failed at position 40 \(\(\) \(line 2, col 13\)/);
+    expect(traceback.slice(1)).toEqual(['', 'line 2 |        count(*', `${' '.repeat('line 2 | '.length + 12)}^`]);
+    const single = (await execute('SELECT 1 +')).iopub.find((m) => m.header.msg_type === 'error')!;
+    expect(single.content.traceback.slice(1)).toEqual(['', '  SELECT 1 +', '            ^']);
+    const unknown = (await execute('SELECT * FROM k_missing_table')).iopub.find((m) => m.header.msg_type === 'error')!;
+    expect(unknown.content.traceback).toEqual([expect.stringMatching(/^Code: 60 \(UNKNOWN_TABLE\)/)]);
+  });
+
   it('interrupts a running query and stays usable', async () => {
     const { execute, kernel } = await connectedKernel();
     const running = execute('SELECT number, sleepEachRow(0.02) FROM numbers(100000) SETTINGS max_block_size = 5');
