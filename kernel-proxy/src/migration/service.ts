@@ -218,7 +218,8 @@ export class MigrationService {
     const target = await targetInfo;
     const ddl = buildDdl({ database, table: resolved.target.table }, mappings, orderBy, resolved.options.partition_by);
     const warnings = [...orderWarnings];
-    if (!source.row_count_exact) warnings.push(`row count ≈ ${source.row_count.toLocaleString('en-US')} is PostgreSQL's estimate (table too large to count quickly)`);
+    // (a run that skips counting, its copy counting the rows, shows the estimate as such: "≈", no warning)
+    if (!source.row_count_exact && exactCountBelow !== 0) warnings.push(`row count ≈ ${source.row_count.toLocaleString('en-US')} is PostgreSQL's estimate (table too large to count quickly)`);
     if (conn.demo && resolved.options.parallelism > 1) warnings.push('the embedded demo PostgreSQL is a single backend: copying with parallelism 1');
     if (target.exists && resolved.options.on_existing_rows !== 'replace') {
       const existing = await this.engine.json<{ name: string; type: string }>('SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {t:String}', {

@@ -91,6 +91,10 @@ describe('%%migrate', () => {
   it('runs: plan, a progress bar updated in place, then the summary with validation', async () => {
     const { reply, received, data } = await execute(`%%migrate run\n${specBody()}`);
     expect(reply.status, JSON.stringify(reply)).toBe('ok');
+    // A run does not count before copying (the copy counts): the estimate is shown as one, without a warning.
+    const runPlan = (data('display_data', PLAN_MIME)[0]!.content.data as Record<string, any>)[PLAN_MIME];
+    expect(runPlan.source.row_count_exact).toBe(false);
+    expect(runPlan.warnings.filter((w: string) => /estimate/.test(w))).toEqual([]);
     const [progress] = data('display_data', PROGRESS_MIME);
     const displayId = (progress!.content.transient as { display_id: string }).display_id;
     expect(displayId).toMatch(/^chlab-migration-/);
