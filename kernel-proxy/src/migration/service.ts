@@ -388,6 +388,8 @@ export class MigrationService {
     let valueCheck: ValueCheckResult | null = stored.value_check && stored.value_check.problems.length === 0 ? stored.value_check : null;
     let validation: ValidationResult | null = null;
     let lastJob: TransferJob | undefined;
+    /** The `running` record's update, which no later update of the record may overtake. */
+    let recorded: Promise<void> | undefined;
     const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
       const t = performance.now();
       try {
@@ -472,7 +474,7 @@ export class MigrationService {
       run.phase = 'copying';
       // (settled before any range loads, as the transfer's `ready`: a resume after a crash trusts this metadata,
       // rows_before included; the copy workers connect meanwhile)
-      const recorded = this.history.update(id, { status: 'running', metadata: JSON.stringify(stored), error_message: null });
+      recorded = this.history.update(id, { status: 'running', metadata: JSON.stringify(stored), error_message: null });
       recorded.catch(() => undefined);
       run.emit();
 
@@ -635,6 +637,7 @@ export class MigrationService {
       const aborted = run.controller.signal.aborted;
       const message = aborted ? `interrupted: resume with %%migrate resume ${id}` : this.message(error);
       stored.phases_ms = phases;
+      await recorded?.catch(() => undefined);
       const record = await this.history.get(id).catch(() => undefined);
       const elapsed = record ? Date.now() - new Date(record.started_at).getTime() : 0;
       await this.history
