@@ -1,6 +1,8 @@
 // One measured task in a fresh process (own chDB data dir, own memory peak):
 //   node worker.js migrate <pgjson> <batch> <parallelism>   → our migration (value check + copy + validation)
 //   node worker.js pull <pgjson>                            → INSERT … SELECT FROM postgresql(…) into the same DDL
+//   node worker.js history                                  → migration_history record updates: chlab's (lightweight
+//                                                              UPDATE) against synchronous mutations on a copy of the table
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,13 +11,14 @@ import { EmbeddedEngine } from '../clickhouse/embedded.js';
 import type { PostgresConfig } from '../config.js';
 import { PostgresConnections } from '../postgres/connections.js';
 import { MigrationService } from '../migration/service.js';
+import { HISTORY_DDL, MigrationHistory } from '../migration/history.js';
 
 const TARGET_DDL = `CREATE TABLE events_pull (id Int64, user_id Int32, note Nullable(String), amount Decimal(12, 2), created_at DateTime64(6, 'UTC'),
   tags Array(String), payload String, ext_id UUID, active Bool) ENGINE = MergeTree ORDER BY id`;
 
 async function main(): Promise<void> {
   const [task, pgJson, batch, parallelism] = process.argv.slice(2);
-  const pg = JSON.parse(pgJson!) as PostgresConfig;
+  const pg = (task === 'history' ? {} : JSON.parse(pgJson!)) as PostgresConfig;
   const dataDir = mkdtempSync(path.join(tmpdir(), 'chlab-bench-ch-'));
   const engine = new EmbeddedEngine(path.join(dataDir, 'chdb'), baseSettings(0));
   let peakRss = 0;
@@ -30,7 +33,9 @@ async function main(): Promise<void> {
     const rssBefore = process.memoryUsage().rss;
     const cpuBefore = process.cpuUsage();
     let result: Record<string, unknown>;
-    if (task === 'pull') {
+    if (task === 'history') {
+      result = await historyUpdates(engine);
+    } else if (task === 'pull') {
       await engine.command(TARGET_DDL);
       const t = performance.now();
       await engine.command(
@@ -61,6 +66,40 @@ async function main(): Promise<void> {
     await engine.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+const HISTORY_RECORDS = 25;
+
+/** Milliseconds of each update: two per record (running, then completed), as a migration makes them. */
+async function historyUpdates(engine: EmbeddedEngine): Promise<Record<string, unknown>> {
+  const history = new MigrationHistory(engine);
+  await history.ensureTables();
+  await engine.command(HISTORY_DDL.replace('migration_history', 'migration_history_mutations'));
+  const lightweight: number[] = [];
+  const mutations: number[] = [];
+  const timed = async (into: number[], update: () => Promise<unknown>) => {
+    const t = performance.now();
+    await update();
+    into.push(performance.now() - t);
+  };
+  for (let i = 0; i < HISTORY_RECORDS; i++) {
+    const id = crypto.randomUUID();
+    await history.insert({ id, source: 'bench', destination: 'default.t', source_table: 'public.t', deskripsi: '', tabel_fields: [], field_mappings: '[]', status: 'pending', created_by: 'bench', metadata: '{}', total_records: 0, spec_key: id, started_at: new Date() });
+    await engine.command(
+      "INSERT INTO migration_history_mutations (id, source, destination, source_table, deskripsi, tabel_fields, field_mappings, status, records_migrated, error_message, duration_seconds, created_by, metadata) VALUES ({id:UUID}, 'bench', 'default.t', 'public.t', '', [], '[]', 'pending', 0, NULL, 0, 'bench', '{}')",
+      { params: { id } },
+    );
+    for (const status of ['running', 'completed'] as const) {
+      await timed(lightweight, () => history.update(id, { status, metadata: `{"status":"${status}"}` }));
+      await timed(mutations, () =>
+        engine.command(`ALTER TABLE migration_history_mutations UPDATE status = {status:String}, metadata = {metadata:String} WHERE id = {id:UUID}`, {
+          params: { id, status, metadata: `{"status":"${status}"}` },
+          settings: { mutations_sync: 2 },
+        }),
+      );
+    }
+  }
+  return { lightweight, mutations };
 }
 
 main().then(

@@ -126,6 +126,9 @@ export async function runMigrationBench(): Promise<Record<string, number>> {
       log(`CPU (PostgreSQL + the measured process) of that run: migration ${sec(migrationCpu)}, pull ${sec(pullCpu)}, COPY binary ${cpuSec(best.cpu.copy)}: the migration ÷ the pull ${(migrationCpu / pullCpu).toFixed(2)}× (machine: ${cpus().length} cores)`);
     }
     log(`peak memory of the migrating process: ${best.migration.peak_rss_mb} MB RSS (chDB included; ${best.migration.rss_before_mb} MB before the migration started), JS heap + buffers ${best.migration.peak_js_mb} MB`);
+    const history = (await worker(['history'])) as { lightweight: number[]; mutations: number[] };
+    const spread = (xs: number[]) => `median ${median(xs).toFixed(0)} ms, max ${Math.max(...xs).toFixed(0)} ms, ${xs.filter((x) => x > 100).length} of ${xs.length} over 100 ms`;
+    log(`migration_history updates (${history.lightweight.length / 2} records × running, completed; one chDB): lightweight UPDATE ${spread(history.lightweight)}; ALTER … UPDATE with mutations_sync = 2 ${spread(history.mutations)}`);
     log(`machine load average during the bench: ${loadavg().map((l) => l.toFixed(1)).join(' ')} (${cpus().length} cores)`);
     return {
       copy_binary_ms: best.copy,
