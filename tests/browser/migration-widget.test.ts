@@ -533,6 +533,13 @@ describe.skipIf(!!skipReason)('%%migrate outputs in JupyterLab (headless Chromiu
       expect(view.summary!.checks.length).toBeGreaterThan(1);
       expect(view.summary!.checks.every((c) => c.ok === 'true' && c.cells[0] === '✓')).toBe(true);
       expect(view.summary!.checks[0]!.cells.slice(1)).toEqual(['row count', '', '200,000', '200,000']);
+      // Checks are labelled in words; the contract's name is in the tooltip.
+      const labels = view.summary!.checks.map((c) => c.cells[1]);
+      expect(labels).toEqual(expect.arrayContaining(['non-NULL values', 'sum', 'minimum', 'maximum', 'total bytes', 'sum of µs since 1970']));
+      expect(labels.filter((label) => /_/.test(label ?? ''))).toEqual([]);
+      expect(await page.locator('.chlab-MigrationValidation td[title^="sum_epoch_us: "]').count()).toBeGreaterThan(0);
+      // Numbers are grouped by thousands (the sum of id: 1 + … + 200,000).
+      expect(view.summary!.checks.find((c) => c.cells[1] === 'sum' && c.cells[2] === 'id')!.cells.slice(3)).toEqual(['20,000,100,000', '20,000,100,000']);
       // The table has the edited shape.
       const columns = await app.chlab.engine.json<{ name: string; type: string }>(`SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = '${TARGET}' ORDER BY position`);
       expect(columns).toEqual([

@@ -68,6 +68,27 @@ export function renderSummary(summary: MigrationSummary): HTMLElement {
   return root;
 }
 
+/** What each validation check (its contract name) compares, as the table labels it. */
+const CHECK_LABELS: Record<string, { label: string; title: string }> = {
+  non_null: { label: 'non-NULL values', title: 'how many values are not NULL' },
+  sum: { label: 'sum', title: 'the sum of the values' },
+  min: { label: 'minimum', title: 'the smallest value' },
+  max: { label: 'maximum', title: 'the largest value' },
+  count_true: { label: 'true values', title: 'how many values are true' },
+  total_bytes: { label: 'total bytes', title: "the values' lengths in bytes, added up" },
+  min_md5: { label: 'minimum (md5)', title: 'the md5 of the smallest value, in byte order' },
+  max_md5: { label: 'maximum (md5)', title: 'the md5 of the largest value, in byte order' },
+  sum_days: { label: 'sum of days', title: 'the dates as days since 1970-01-01, added up' },
+  sum_epoch_us: { label: 'sum of µs since 1970', title: 'the instants as microseconds since 1970-01-01 00:00 UTC, added up' },
+  total_elements: { label: 'array elements', title: 'how many elements the arrays hold in all' }
+};
+
+/** A number of any size with thousands separators (worked on the text: sums outgrow a double); other values as they are. */
+function grouped(value: string | undefined): string | undefined {
+  const number = value === undefined ? null : /^(-?\d{4,})(\.\d+)?$/.exec(value);
+  return number ? `${number[1]!.replace(/\B(?=(\d{3})+$)/g, ',')}${number[2] ?? ''}` : value;
+}
+
 /** The validation table: ✓/✗ per check (row count, then per column). */
 export function renderValidation(validation: NonNullable<MigrationSummary['validation']>): HTMLElement {
   const table = h('table', { className: 'chlab-MigrationTable chlab-MigrationValidation', attrs: { 'aria-label': 'Validation' } });
@@ -81,7 +102,7 @@ export function renderValidation(validation: NonNullable<MigrationSummary['valid
     row.dataset.ok = ok === undefined ? '' : String(ok);
     row.append(
       h('td', {}, mark(ok)),
-      h('td', { text: check }),
+      h('td', { text: CHECK_LABELS[check]?.label ?? check, title: CHECK_LABELS[check] ? `${check}: ${CHECK_LABELS[check].title}` : undefined }),
       h('td', {}, column ? h('code', { text: column }) : '', renamed ? h('span', { className: 'chlab-MigrationSummary-renamed', text: ` → ${renamed}` }) : ''),
       h('td', { className: 'chlab-mod-numeric', text: source ?? '' }),
       h('td', { className: 'chlab-mod-numeric', text: destination ?? '' })
@@ -101,7 +122,7 @@ export function renderValidation(validation: NonNullable<MigrationSummary['valid
   for (const column of validation.columns) {
     const renamed = column.destinationColumn && column.destinationColumn !== column.column ? column.destinationColumn : undefined;
     for (const check of column.checks) {
-      addRow(check.ok, check.name, column.column, check.source, check.destination, renamed);
+      addRow(check.ok, check.name, column.column, grouped(check.source), grouped(check.destination), renamed);
     }
     if (column.note) {
       notes.push(`${column.column}: ${column.note}`);
