@@ -32,6 +32,12 @@ describe('the migration history', () => {
     expect(readHistoryRecord(null).status).toBe('');
   });
 
+  it('takes the duration from started_at and finished_at where both are recorded (a 0.4 s run is not "0 s")', () => {
+    expect(readHistoryRecord(LISTED).durationSeconds).toBe(4);
+    expect(readHistoryRecord({ ...LISTED, duration_seconds: 0, started_at: '2026-12-01T03:50:44.780Z', finished_at: '2026-12-01T03:50:45.176Z' }).durationSeconds).toBeCloseTo(0.396, 6);
+    expect(readHistoryRecord({ ...LISTED, started_at: '2026-12-01T03:50:44.780Z', finished_at: null }).durationSeconds).toBe(4);
+  });
+
   it('re-runs the recorded spec (spec_yaml of GET /api/migration/history/:id) as %%migrate run --rerun', () => {
     const full = readHistoryRecord({ ...LISTED, spec_yaml: 'source: public.events\ntarget: analytics.events\ncolumns:\n  email: { rename: user_email, transform: lower(email) }\n' });
     expect(rerunCellSource(full)).toBe('%%migrate run --rerun\nsource: public.events\ntarget: analytics.events\ncolumns:\n  email: { rename: user_email, transform: lower(email) }');

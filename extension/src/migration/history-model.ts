@@ -81,11 +81,18 @@ export function readHistoryRecord(raw: unknown): HistoryRecord {
     status: asString(record.status) ?? '',
     recordsMigrated: asNumber(record.records_migrated),
     errorMessage: asString(record.error_message) || undefined,
-    durationSeconds: asNumber(record.duration_seconds),
+    durationSeconds: measuredSeconds(record) ?? asNumber(record.duration_seconds),
     createdBy: asString(record.created_by) ?? '',
     metadata: parseJsonText(record.metadata),
     raw: record
   };
+}
+
+/** finished_at − started_at (chlab's millisecond columns): `duration_seconds` unrounded, so a 0.4 s run is not "0 s". */
+function measuredSeconds(record: Record<string, unknown>): number | undefined {
+  const started = Date.parse(asString(record.started_at) ?? '');
+  const finished = Date.parse(asString(record.finished_at) ?? '');
+  return Number.isFinite(started) && Number.isFinite(finished) && finished >= started ? (finished - started) / 1000 : undefined;
 }
 
 /** Query string for the history endpoint (SPEC §4: limit, offset, status, search, sort; plus from/to). */
