@@ -126,7 +126,10 @@ export async function launchBrowser(opts: LaunchOptions = {}): Promise<TestBrows
     page.on('framenavigated', (frame) => {
       if (frame === page.mainFrame()) cancelInFlight();
     });
-    page.on('requestfinished', (req) => inFlight.delete(req));
+    page.on('requestfinished', (req) => {
+      inFlight.delete(req);
+      cancelledByNavigation.delete(req);
+    });
     page.on('requestfailed', (req) => {
       inFlight.delete(req);
       const failure = req.failure()?.errorText ?? 'failed';
