@@ -6,7 +6,7 @@
 // Env: CHLAB_BENCH_LOAD_KERNELS (50), CHLAB_BENCH_LOAD_QUERIES (5 per kernel), CHLAB_BENCH_LOAD_BIG_ROWS (2000000),
 // CHLAB_BENCH_LOAD_MIGRATION_ROWS (100000), CHLAB_BENCH_LOAD_BASELINE_RUNS (10).
 import { rmSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import pg from 'pg';
 import { startBenchPostgres, type BenchPostgres } from './pg-cluster.js';
 import { quantile, runLoadScenario } from './load.js';
@@ -33,7 +33,7 @@ function startProxy(server: BenchPostgres): Promise<ProxyProcess> {
 }
 
 export async function runLoadBench(): Promise<Record<string, number>> {
-  log(`\n== load: ${KERNELS} kernels × ${QUERIES} small queries, beside a ${BIG_ROWS.toLocaleString('en-US')}-row result and a ${MIGRATION_ROWS.toLocaleString('en-US')}-row migration (${cpus().length} cores) ==`);
+  log(`\n== load: ${KERNELS} kernels × ${QUERIES} small queries, beside a ${BIG_ROWS.toLocaleString('en-US')}-row result and a ${MIGRATION_ROWS.toLocaleString('en-US')}-row migration (${availableParallelism()} cores) ==`);
   const server = await startBenchPostgres();
   let proxy: Awaited<ReturnType<typeof startProxy>> | undefined;
   try {

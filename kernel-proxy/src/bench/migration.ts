@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { cpus, loadavg } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { startBenchPostgres } from './pg-cluster.js';
@@ -49,7 +49,7 @@ async function copyBinary(client: pg.Client): Promise<number> {
 }
 
 export async function runMigrationBench(): Promise<Record<string, number>> {
-  log(`\n== migration: PostgreSQL → ClickHouse, ${ROWS.toLocaleString('en-US')} rows × 9 columns, ${RUNS} run(s) each, batch ${BATCH}, parallelism ${PARALLELISM}, ${cpus().length} cores`);
+  log(`\n== migration: PostgreSQL → ClickHouse, ${ROWS.toLocaleString('en-US')} rows × 9 columns, ${RUNS} run(s) each, batch ${BATCH}, parallelism ${PARALLELISM}, ${availableParallelism()} cores`);
   const server = await startBenchPostgres();
   try {
     const config = { host: server.host, port: server.port, user: server.user, password: server.password, database: server.database };
@@ -123,13 +123,13 @@ export async function runMigrationBench(): Promise<Record<string, number>> {
     const migrationCpu = cpuOf(best.cpu.migrationPg, best.cpu.migration);
     const pullCpu = cpuOf(best.cpu.pullPg, best.cpu.pull);
     if (migrationCpu !== undefined && pullCpu !== undefined) {
-      log(`CPU (PostgreSQL + the measured process) of that run: migration ${sec(migrationCpu)}, pull ${sec(pullCpu)}, COPY binary ${cpuSec(best.cpu.copy)}: the migration ÷ the pull ${(migrationCpu / pullCpu).toFixed(2)}× (machine: ${cpus().length} cores)`);
+      log(`CPU (PostgreSQL + the measured process) of that run: migration ${sec(migrationCpu)}, pull ${sec(pullCpu)}, COPY binary ${cpuSec(best.cpu.copy)}: the migration ÷ the pull ${(migrationCpu / pullCpu).toFixed(2)}× (machine: ${availableParallelism()} cores)`);
     }
     log(`peak memory of the migrating process: ${best.migration.peak_rss_mb} MB RSS (chDB included; ${best.migration.rss_before_mb} MB before the migration started), JS heap + buffers ${best.migration.peak_js_mb} MB`);
     const history = (await worker(['history'])) as { lightweight: number[]; mutations: number[] };
     const spread = (xs: number[]) => `median ${median(xs).toFixed(0)} ms, max ${Math.max(...xs).toFixed(0)} ms, ${xs.filter((x) => x > 100).length} of ${xs.length} over 100 ms`;
     log(`migration_history updates (${history.lightweight.length / 2} records × running, completed; one chDB): lightweight UPDATE ${spread(history.lightweight)}; ALTER … UPDATE with mutations_sync = 2 ${spread(history.mutations)}`);
-    log(`machine load average during the bench: ${loadavg().map((l) => l.toFixed(1)).join(' ')} (${cpus().length} cores)`);
+    log(`machine load average during the bench: ${loadavg().map((l) => l.toFixed(1)).join(' ')} (${availableParallelism()} cores)`);
     return {
       copy_binary_ms: best.copy,
       pull_ms: best.pull,
