@@ -11,12 +11,13 @@ import { connectPostgres, withPostgres } from '../postgres/connect.js';
 import type { PostgresConnections, ResolvedConnection } from '../postgres/connections.js';
 import { MigrationHistory, type HistoryFilter, type HistoryRecord, type MigrationStatus } from './history.js';
 import { activeColumns, buildDdl, DEDUP_WINDOW, planColumns, resolveOrderBy, selectForCheck, type ColumnPlan, type MigrationPlan } from './plan.js';
-import { planRanges, rangeCondition, type CopyRange, type RangePlan } from './planner.js';
+import { planRanges, type CopyRange, type RangePlan } from './planner.js';
 import { errorMessage, RangeLoadError, transfer, type TransferJob } from './runner.js';
 import { parseSpec, parseSpecDoc, resolveSpec, serializeSpec, specKey, type ResolvedSpec, type SpecDoc } from './spec.js';
 import { checkPgName, chTable, MigrationError, redact } from './sql.js';
 import { describeProblems, rowCheckExpression, runValueCheck, valueConditions, type ValueCheckResult } from './value-check.js';
-import { combinePartials, describeMismatches, sourceAggregates, sourcePartials, validate, validationQueries, type ValidationResult } from './validation.js';
+import { describeMismatches, validate, validationQueries, type ValidationResult } from './validation.js';
+import { SourceSide } from './source-side.js';
 
 export interface ProgressSnapshot {
   migration_id: string;
@@ -387,7 +388,6 @@ export class MigrationService {
     // A resume re-checks when the stored check found problems (the source may have been fixed since).
     let valueCheck: ValueCheckResult | null = stored.value_check && stored.value_check.problems.length === 0 ? stored.value_check : null;
     let validation: ValidationResult | null = null;
-    let lastJob: TransferJob | undefined;
     /** The `running` record's update, which no later update of the record may overtake. */
     let recorded: Promise<void> | undefined;
     const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
@@ -408,7 +408,6 @@ export class MigrationService {
       }
       const utcClickHouse = /^(UTC|Etc\/UTC)$/i.test(await this.timezone());
       const queries = validationQueries(stored.source, stored.mappings, { utcClickHouse });
-      let sourceRow: Record<string, string | null> | undefined;
       // A COPY run into a table it creates checks values as they stream (one more column computed by PostgreSQL,
       // refused by ClickHouse per range) instead of scanning the source once more before loading: on a problem the
       // new table is dropped, so nothing stays. A pull, and a run into a table that already exists (whose rows
@@ -432,39 +431,8 @@ export class MigrationService {
         }
       }
       run.phase = 'preparing';
-      const info = before;
-      if (!resuming && info.exists && options.on_existing_rows === 'replace') {
-        await this.engine.command(`DROP TABLE ${chTable(target.database, target.table)} SYNC`);
-        info.exists = false;
-        info.rows = 0;
-      }
-      if (!resuming) {
-        if (info.exists && info.rows > 0) {
-          if (options.on_existing_rows === 'fail') throw new MigrationError('options.on_existing_rows', `target ${info.qualified} already has ${info.rows.toLocaleString('en-US')} rows: set on_existing_rows: truncate (empty it first), append, or replace (drop and recreate it)`);
-          if (options.on_existing_rows === 'truncate') await this.engine.command(`TRUNCATE TABLE ${chTable(target.database, target.table)}`);
-          else stored.rows_before = info.rows;
-        }
-      }
-      if (!info.exists) {
-        if (!options.create_table) throw new MigrationError('options.create_table', `target ${info.qualified} does not exist`);
-        if (target.database !== 'default') await this.engine.command(`CREATE DATABASE IF NOT EXISTS ${chTable(undefined, target.database)}`);
-        await this.engine.command(stored.ddl);
-        createdTable = true;
-      } else {
-        await this.ensureDeduplication(target, info.engine ?? '');
-      }
-      // Ranges: planned once and stored; a resume takes the stored plan and skips what is done.
-      let ranges: RangePlan;
-      let done = new Map<number, { rows: number; bytes: number }>();
-      const existing = resuming ? await this.history.ranges(id) : undefined;
-      if (existing && existing.plan.ranges.length) {
-        ranges = existing.plan;
-        done = existing.done;
-        if (ranges.kind === 'key') ranges.column = stored.source.primary_key[0];
-      } else {
-        ranges = await planRanges(coordinator, stored.source, options, options.method === 'pull');
-        await this.history.recordPlannedRanges(id, ranges);
-      }
+      createdTable = await this.prepareTarget(stored, options, before, resuming);
+      const { ranges, done } = await this.rangesFor(id, coordinator, stored, options, resuming);
       stored.ranges = { kind: ranges.kind, count: ranges.ranges.length };
       const pending: CopyRange[] = ranges.ranges.filter((r) => !done.has(r.id));
       run.rangesTotal = ranges.ranges.length;
@@ -478,7 +446,7 @@ export class MigrationService {
       recorded.catch(() => undefined);
       run.emit();
 
-      lastJob = {
+      const job: TransferJob = {
         migrationId: id,
         source: resolved.source,
         target,
@@ -494,64 +462,15 @@ export class MigrationService {
         check,
         ready: recorded,
       };
-      const jobRef = lastJob;
-      // With a snapshot shared by the coordinator and every copy worker, the source side of the validation is
-      // computed in that snapshot, so it describes exactly what the copy read:
-      //  - a run that copies every range: range by range, by the worker that copied it, right after its COPY (the
-      //    range's pages are then mapped in that backend and hot in cache; a scan by another backend first maps the
-      //    whole table's shared buffers again, which cost about 0.7 s of CPU per 1M rows on a 2-core machine), and
-      //    the partials combined by PostgreSQL at the end (validation.ts combinePartials);
-      //  - a resumed run (ranges copied by an earlier process), or when a partial could not be computed: over the
-      //    whole table on the coordinator, beside the copy. It then takes few of PostgreSQL's parallel workers: each
-      //    is a fresh process that maps the shared buffers again (a parallel scan cost 2.3 s of CPU, a serial one
-      //    1.1-1.8 s, taken from the copy). A serial scan is about 0.4× the CPU of copying the same rows, so one
-      //    helper per three copy workers keeps it from outlasting the copy.
-      const partials = new Map<number, Record<string, string | null>>();
-      let partialsFailed = false;
       const rangeByRange = !!snapshot && options.method === 'copy' && pending.length === ranges.ranges.length && (await isoDateStyle(coordinator));
-      if (rangeByRange) {
-        jobRef.afterCopy = async (client, range) => {
-          try {
-            await client.query('SAVEPOINT chlab_partial');
-            // (serial: a parallel worker would be a fresh process mapping the pages again)
-            await client.query('SET LOCAL max_parallel_workers_per_gather = 0');
-            partials.set(range.id, await sourcePartials(client, stored.source, queries, rangeCondition(ranges, range)));
-            await client.query('RELEASE SAVEPOINT chlab_partial');
-          } catch {
-            partialsFailed = true;
-            await client.query('ROLLBACK TO SAVEPOINT chlab_partial').catch(() => undefined);
-          }
-        };
-      }
-      const aggregateWorkers = Math.floor(jobParallelism(conn, options) / 3);
-      const wholeTable = async () => {
-        await coordinator!.query('SAVEPOINT chlab_validation');
-        try {
-          await coordinator!.query(`SET LOCAL max_parallel_workers_per_gather = ${aggregateWorkers}`);
-          const row = await sourceAggregates(coordinator!, stored.source, queries);
-          await coordinator!.query('RELEASE SAVEPOINT chlab_validation');
-          return row;
-        } catch {
-          await coordinator!.query('ROLLBACK TO SAVEPOINT chlab_validation').catch(() => undefined);
-          return undefined;
-        }
-      };
-      const combined = async () => {
-        await coordinator!.query('SAVEPOINT chlab_combine');
-        try {
-          const row = await combinePartials(coordinator!, stored.source, queries, [...partials.values()]);
-          await coordinator!.query('RELEASE SAVEPOINT chlab_combine');
-          return row;
-        } catch {
-          await coordinator!.query('ROLLBACK TO SAVEPOINT chlab_combine').catch(() => undefined);
-          return undefined;
-        }
-      };
-      const sourceSide = snapshot && !rangeByRange ? wholeTable() : Promise.resolve(undefined);
-      sourceSide.catch(() => undefined);
+      const sourceSide = snapshot
+        ? new SourceSide(coordinator, stored.source, queries, ranges, { rangeByRange, aggregateWorkers: Math.floor(job.parallelism / 3) })
+        : undefined;
+      if (rangeByRange) job.afterCopy = sourceSide!.afterCopy;
+      else sourceSide?.startBesideCopy();
       const copying = timed('copy', () =>
         transfer(
-          jobRef,
+          job,
           /* deps */ {
             engine: this.engine,
             history: this.history,
@@ -576,7 +495,7 @@ export class MigrationService {
       } catch (error) {
         // A range refused by ClickHouse while values were checked during the copy: the value check says why.
         if (!check || !(error instanceof RangeLoadError) || run.controller.signal.aborted) throw error;
-        await sourceSide.catch(() => undefined);
+        await sourceSide?.idle();
         const found = await timed('value_check', () => runValueCheck(coordinator!, stored.source, stored.mappings));
         if (!found.problems.length) throw error;
         valueCheck = found;
@@ -590,16 +509,8 @@ export class MigrationService {
 
       run.phase = 'validating';
       run.emit();
-      const job = lastJob!;
       // No (or a lost) shared snapshot: the source is read now (in validate).
-      sourceRow = !job.snapshot
-        ? undefined
-        : !rangeByRange
-          ? await timed('validation', () => sourceSide)
-          : await timed('validation', async () =>
-              // Every range's partial, each computed in the shared snapshot: combined; else over the whole table now.
-              !partialsFailed && partials.size === ranges.ranges.length ? combined().then((row) => row ?? wholeTable()) : wholeTable(),
-            );
+      const sourceRow = job.snapshot ? await timed('validation', () => sourceSide!.result()) : undefined;
       validation = await timed('validation', async () => {
         let client = coordinator!;
         if (!sourceRow && !(await client.query('SELECT 1').then(() => true, () => false))) {
@@ -653,6 +564,45 @@ export class MigrationService {
         await coordinator.end().catch(() => undefined);
       }
     }
+  }
+
+  /**
+   * Empties, drops or keeps an existing target as on_existing_rows says (a resume keeps what it loaded), or creates
+   * it. Returns whether this run created the table.
+   */
+  private async prepareTarget(stored: StoredPlan, options: ResolvedSpec['options'], info: MigrationPlan['target'], resuming: boolean): Promise<boolean> {
+    const target = stored.target;
+    if (!resuming && info.exists && options.on_existing_rows === 'replace') {
+      await this.engine.command(`DROP TABLE ${chTable(target.database, target.table)} SYNC`);
+      info.exists = false;
+      info.rows = 0;
+    }
+    if (!resuming && info.exists && info.rows > 0) {
+      if (options.on_existing_rows === 'fail') throw new MigrationError('options.on_existing_rows', `target ${info.qualified} already has ${info.rows.toLocaleString('en-US')} rows: set on_existing_rows: truncate (empty it first), append, or replace (drop and recreate it)`);
+      if (options.on_existing_rows === 'truncate') await this.engine.command(`TRUNCATE TABLE ${chTable(target.database, target.table)}`);
+      else stored.rows_before = info.rows;
+    }
+    if (info.exists) {
+      await this.ensureDeduplication(target, info.engine ?? '');
+      return false;
+    }
+    if (!options.create_table) throw new MigrationError('options.create_table', `target ${info.qualified} does not exist`);
+    if (target.database !== 'default') await this.engine.command(`CREATE DATABASE IF NOT EXISTS ${chTable(undefined, target.database)}`);
+    await this.engine.command(stored.ddl);
+    return true;
+  }
+
+  /** The run's ranges: planned once and stored; a resume takes the stored plan and the ranges it finished. */
+  private async rangesFor(id: string, coordinator: pg.Client, stored: StoredPlan, options: ResolvedSpec['options'], resuming: boolean): Promise<{ ranges: RangePlan; done: Map<number, { rows: number; bytes: number }> }> {
+    const existing = resuming ? await this.history.ranges(id) : undefined;
+    if (existing && existing.plan.ranges.length) {
+      const ranges = existing.plan;
+      if (ranges.kind === 'key') ranges.column = stored.source.primary_key[0];
+      return { ranges, done: existing.done };
+    }
+    const ranges = await planRanges(coordinator, stored.source, options, options.method === 'pull');
+    await this.history.recordPlannedRanges(id, ranges);
+    return { ranges, done: new Map() };
   }
 
   /**
