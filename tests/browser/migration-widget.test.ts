@@ -5,7 +5,8 @@
 //      cell's YAML (minimal overrides, comments kept) and the DDL preview follows at once; light and dark themes.
 //   B. End to end (the shared test PostgreSQL + embedded chDB): a 200k-row source table; a `%%migrate` cell is
 //      analyzed, a column renamed and one skipped in the widget, the cell source checked, Run pressed; the
-//      progress bar moves (updated in place) and the summary shows the validation ✓; the history panel lists it.
+//      progress bar moves (updated in place) and the summary shows the validation ✓; the history panel lists it;
+//      a second run is stopped from its Stop button and finished by %%migrate resume.
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -292,6 +293,8 @@ describe.skipIf(!!skipReason)('%%migrate outputs in JupyterLab (headless Chromiu
     expect(view.progress!.text).toMatch(/50,000 \/ 200,000 rows/);
     expect(view.progress!.text).toMatch(/100,000 rows\/s/);
     expect(view.progress!.text).toMatch(/ETA 1\.5 s/);
+    // A saved "running" bar is not a live run: no Stop button.
+    expect(await page.locator('.chlab-MigrationProgress-stop').first().isVisible()).toBe(false);
     expect(view.summary!.status).toBe('completed');
     expect(view.summary!.checks).toEqual([
       { ok: 'true', cells: ['✓', 'row count', '', '200,000', '200,000'] },
@@ -595,6 +598,45 @@ describe.skipIf(!!skipReason)('%%migrate outputs in JupyterLab (headless Chromiu
       });
       const history = page.locator('.jp-NotebookPanel:visible .chlab-MigrationHistoryRenderer');
       await expect.poll(() => history.locator('tbody tr').first().innerText().catch(() => ''), WAIT).toMatch(new RegExp(`${PG_SCHEMA}\\.events\\s+default\\.${TARGET}\\s+completed\\s+200,000`));
+    });
+
+    it('stops a running migration from its Stop button; a resume then loads every row exactly once', async () => {
+      const stoppedTarget = `${TARGET}_stopped`;
+      await page.evaluate(async (source) => {
+        const { jupyterapp } = window as any;
+        const notebook = jupyterapp.shell.currentWidget.content;
+        notebook.model.sharedModel.insertCell(2, { cell_type: 'code', source });
+        notebook.activeCellIndex = 2;
+        void jupyterapp.commands.execute('notebook:run-cell');
+      }, `%%migrate run\nsource: ${PG_SCHEMA}.events\ntarget: ${stoppedTarget}\noptions:\n  batch_size: 2000   # 100 ranges, one at a time\n  parallelism: 1`);
+      const stop = page.locator('.jp-NotebookPanel:visible .jp-Cell').nth(2).locator('.chlab-MigrationProgress-stop');
+      await expect.poll(async () => Number((await migrationView(page, 2)).progress?.processed || 0), WAIT).toBeGreaterThan(0);
+      expect(await stop.isVisible()).toBe(true);
+      expect(await stop.getAttribute('title')).toMatch(/^Interrupt the kernel: .* Resume later with %%migrate resume [0-9a-f-]{36}$/);
+      await stop.click();
+      await expect.poll(async () => (await migrationView(page, 2)).errors.join('\n'), WAIT).toMatch(/interrupted: resume with %%migrate resume [0-9a-f-]{36}/);
+      const stopped = await migrationView(page, 2);
+      expect(stopped.summary?.status).toBe('failed');
+      expect(stopped.progress?.status).toBe('failed');
+      expect(await stop.isVisible()).toBe(false);
+      const id = /%%migrate resume ([0-9a-f-]{36})/.exec(stopped.errors.join('\n'))![1]!;
+      const loaded = async () => Number((await app.chlab.engine.json<{ n: string }>(`SELECT count() AS n FROM ${stoppedTarget}`))[0]!.n);
+      expect(await loaded()).toBeLessThan(SOURCE_ROWS);
+
+      await expect.poll(() => page.evaluate(() => (window as any).jupyterapp.shell.currentWidget.sessionContext.session?.kernel?.status), WAIT).toBe('idle');
+      await page.evaluate(async (source) => {
+        const { jupyterapp } = window as any;
+        const notebook = jupyterapp.shell.currentWidget.content;
+        notebook.model.sharedModel.insertCell(3, { cell_type: 'code', source });
+        notebook.activeCellIndex = 3;
+        await jupyterapp.commands.execute('notebook:run-cell');
+      }, `%%migrate resume ${id}`);
+      await expect.poll(async () => (await migrationView(page, 3)).summary?.status ?? (await migrationView(page, 3)).errors.join('\n'), { timeout: 120_000, interval: 200 }).toBe('completed');
+      const resumed = await migrationView(page, 3);
+      expect(resumed.summary!.text).toMatch(/Validation passed/);
+      expect(await loaded()).toBe(SOURCE_ROWS);
+      const [distinct] = await app.chlab.engine.json<{ n: string }>(`SELECT uniqExact(id) AS n FROM ${stoppedTarget}`);
+      expect(Number(distinct!.n)).toBe(SOURCE_ROWS);
     });
   });
 

@@ -17,6 +17,12 @@ export interface CellHandle {
   run(): Promise<boolean>;
   /** Whether `run` can work (the cell sits in a notebook with a session). */
   readonly canRun: boolean;
+  /** Whether the cell is executing now (its prompt shows [*]). */
+  isExecuting(): boolean;
+  /** Calls `listener` when the cell starts or stops executing; returns the disconnect function. */
+  onExecutionChanged(listener: () => void): () => void;
+  /** Interrupts the notebook's kernel, as Kernel › Interrupt does: what the cell runs stops. */
+  interrupt(): Promise<boolean>;
 }
 
 interface SharedCell {
@@ -29,7 +35,15 @@ interface SharedCell {
 }
 
 interface CellLike extends Widget {
-  model: { type: string; sharedModel: SharedCell };
+  model: {
+    type: string;
+    sharedModel: SharedCell;
+    executionState?: string;
+    stateChanged?: {
+      connect(slot: (sender: unknown, change: { name: string }) => void): boolean;
+      disconnect(slot: (sender: unknown, change: { name: string }) => void): boolean;
+    };
+  };
 }
 
 function isCodeCell(widget: Widget): widget is CellLike {
@@ -99,6 +113,26 @@ export function findCell(widget: Widget): CellHandle | undefined {
       };
     },
     canRun: !!notebook && !!sessionContext,
+    isExecuting: () => found.model.executionState === 'running',
+    onExecutionChanged: listener => {
+      const slot = (_sender: unknown, change: { name: string }): void => {
+        if (change.name === 'executionState') {
+          listener();
+        }
+      };
+      found.model.stateChanged?.connect(slot);
+      return () => {
+        found.model.stateChanged?.disconnect(slot);
+      };
+    },
+    interrupt: async () => {
+      const kernel = sessionContext?.session?.kernel;
+      if (!kernel) {
+        return false;
+      }
+      await kernel.interrupt();
+      return true;
+    },
     run: async () => {
       if (!notebook || !sessionContext) {
         return false;

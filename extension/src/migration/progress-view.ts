@@ -2,7 +2,9 @@
  * The live progress bar for `application/vnd.chlab.migration-progress+json`. The kernel replaces the
  * output in place (update_display_data), and JupyterLab calls renderModel again on the same renderer:
  * `update` changes the existing nodes so the bar moves smoothly instead of being rebuilt.
+ * While its cell runs the migration, a Stop button interrupts the kernel (the run can be resumed).
  */
+import type { CellHandle } from './cell.js';
 import { formatDecimal, formatDuration, formatInteger, h, statusBadge } from './dom.js';
 import type { MigrationProgress } from './types.js';
 
@@ -25,6 +27,11 @@ export class MigrationProgressView {
   private readonly phase: HTMLElement;
   private readonly ranges: HTMLElement;
   private readonly id: HTMLElement;
+  private readonly stopButton: HTMLButtonElement;
+  private cell: CellHandle | undefined;
+  private disconnectCell: (() => void) | undefined;
+  private finished = false;
+  private migrationId = '';
 
   constructor() {
     this.fill = h('div', 'chlab-MigrationProgress-fill');
@@ -41,13 +48,31 @@ export class MigrationProgressView {
     this.phase = h('span', 'chlab-MigrationProgress-phase');
     this.ranges = h('span', 'chlab-MigrationProgress-ranges');
     this.id = h('span', 'chlab-MigrationProgress-id');
+    this.stopButton = h('button', { className: 'jp-Button jp-mod-styled chlab-MigrationProgress-stop', text: 'Stop', attrs: { type: 'button' } });
+    this.stopButton.hidden = true;
+    this.stopButton.addEventListener('click', () => void this.stop());
     this.node = h(
       'div',
       'chlab-MigrationProgress',
-      h('div', 'chlab-MigrationProgress-head', this.status, this.percent, this.phase, this.id),
+      h('div', 'chlab-MigrationProgress-head', this.status, this.percent, this.phase, this.id, this.stopButton),
       this.bar,
       h('div', 'chlab-MigrationProgress-stats', this.rows, this.speed, this.eta, this.ranges)
     );
+  }
+
+  /** Connects the view to the cell it is shown in (for Stop); undefined outside a notebook. */
+  attach(cell: CellHandle | undefined): void {
+    this.detach();
+    this.cell = cell;
+    this.disconnectCell = cell?.onExecutionChanged(() => this.showStop());
+    this.showStop();
+  }
+
+  detach(): void {
+    this.disconnectCell?.();
+    this.disconnectCell = undefined;
+    this.cell = undefined;
+    this.showStop();
   }
 
   update(progress: MigrationProgress): void {
@@ -83,9 +108,35 @@ export class MigrationProgressView {
     this.speed.textContent =
       progress.rowsPerSecond !== undefined ? `${formatInteger(progress.rowsPerSecond)} rows/s` : '';
     const finished = progress.status === 'completed' || progress.status === 'failed';
+    this.finished = finished;
+    this.migrationId = progress.migrationId ?? '';
+    this.showStop();
     this.eta.textContent =
       !finished && progress.etaSeconds !== undefined && progress.etaSeconds > 0
         ? `ETA ${formatDuration(progress.etaSeconds)}`
         : '';
+  }
+
+  /** Stop is offered while the run is live in this cell: not for a saved output, nor once the run ended. */
+  private showStop(): void {
+    const live = !this.finished && !!this.cell?.canRun && this.cell.isExecuting();
+    this.stopButton.hidden = !live;
+    if (!live) {
+      this.stopButton.disabled = false;
+      this.stopButton.textContent = 'Stop';
+    }
+    this.stopButton.title = `Interrupt the kernel: the ranges being copied stop, the ranges already loaded stay. Resume later with %%migrate resume ${this.migrationId || '<id>'}`;
+  }
+
+  private async stop(): Promise<void> {
+    if (!this.cell) {
+      return;
+    }
+    this.stopButton.disabled = true;
+    this.stopButton.textContent = 'Stopping…';
+    if (!(await this.cell.interrupt().catch(() => false))) {
+      this.stopButton.disabled = false;
+      this.stopButton.textContent = 'Stop';
+    }
   }
 }

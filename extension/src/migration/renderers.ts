@@ -94,6 +94,21 @@ export class MigrationProgressRenderer extends Widget implements IRenderMime.IRe
   async renderModel(model: IRenderMime.IMimeModel): Promise<void> {
     this.view.update(readProgress(jsonData(model.data[MIGRATION_PROGRESS_MIME])));
   }
+
+  protected override onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    this.view.attach(findCell(this));
+  }
+
+  protected override onBeforeDetach(msg: Message): void {
+    this.view.detach();
+    super.onBeforeDetach(msg);
+  }
+
+  override dispose(): void {
+    this.view.detach();
+    super.dispose();
+  }
 }
 
 /** `%%migrate history`: a read-only table of recent migrations. */
