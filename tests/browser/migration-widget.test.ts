@@ -608,13 +608,13 @@ describe.skipIf(!!skipReason)('%%migrate outputs in JupyterLab (headless Chromiu
         notebook.model.sharedModel.insertCell(2, { cell_type: 'code', source });
         notebook.activeCellIndex = 2;
         void jupyterapp.commands.execute('notebook:run-cell');
-      }, `%%migrate run\nsource: ${PG_SCHEMA}.events\ntarget: ${stoppedTarget}\noptions:\n  batch_size: 2000   # 100 ranges, one at a time\n  parallelism: 1`);
+      }, `%%migrate run\nsource: ${PG_SCHEMA}.events\ntarget: ${stoppedTarget}\noptions:\n  batch_size: 1000   # 200 ranges, one at a time\n  parallelism: 1`);
       const stop = page.locator('.jp-NotebookPanel:visible .jp-Cell').nth(2).locator('.chlab-MigrationProgress-stop');
       await expect.poll(async () => Number((await migrationView(page, 2)).progress?.processed || 0), WAIT).toBeGreaterThan(0);
       expect(await stop.isVisible()).toBe(true);
       expect(await stop.getAttribute('title')).toMatch(/^Interrupt the kernel: .* Resume later with %%migrate resume [0-9a-f-]{36}$/);
       await stop.click();
-      await expect.poll(async () => (await migrationView(page, 2)).errors.join('\n'), WAIT).toMatch(/interrupted: resume with %%migrate resume [0-9a-f-]{36}/);
+      await expect.poll(async () => (await migrationView(page, 2)).errors.join('\n'), WAIT).toMatch(/^Interrupted: migration stopped; resume with %%migrate resume [0-9a-f-]{36}$/);
       const stopped = await migrationView(page, 2);
       expect(stopped.summary?.status).toBe('failed');
       expect(stopped.progress?.status).toBe('failed');

@@ -94,7 +94,7 @@ export class MigrateMagic implements CellMagic {
     context.update(displayId, progressOutput(run.snapshot()));
     context.display(summaryOutput(summary));
     if (summary.status !== 'completed') {
-      if (context.signal.aborted) throw new CellError('Interrupted', summary.error_message ?? 'interrupted');
+      if (context.signal.aborted) throw new CellError('Interrupted', (summary.error_message ?? 'interrupted').replace(/^interrupted: /, 'migration stopped; '));
       throw new CellError('MigrationFailed', summary.error_message ?? 'the migration failed');
     }
   }

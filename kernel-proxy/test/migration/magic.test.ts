@@ -149,6 +149,7 @@ describe('%%migrate', () => {
     const { reply, data } = await execute(`%%migrate run\n${spec}`, { interruptWhen: (m) => m.header.msg_type === 'update_display_data' });
     expect(reply, JSON.stringify(reply)).toMatchObject({ status: 'error', ename: 'Interrupted' });
     const s = (data('display_data', SUMMARY_MIME)[0]!.content.data as Record<string, any>)[SUMMARY_MIME];
+    expect((reply as { evalue?: string }).evalue).toBe(`migration stopped; resume with %%migrate resume ${s.migration_id}`);
     expect(s.status).toBe('failed');
     expect(s.error_message).toMatch(/interrupted: resume with %%migrate resume/);
     const resumed = await execute(`%%migrate resume ${s.migration_id}`);
