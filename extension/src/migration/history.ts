@@ -51,6 +51,17 @@ export async function fetchHistory(query: HistoryQuery, settings = ServerConnect
   return { records: filtered, total: asNumber(object.total) ?? filtered.length };
 }
 
+/** `POST /api/migration/cancel/:id`: whether a run of this server was told to stop (false: it is not running here). */
+export async function cancelMigration(id: string, settings = ServerConnection.makeSettings()): Promise<boolean> {
+  const url = URLExt.join(settings.baseUrl, 'api', 'migration', 'cancel', encodeURIComponent(id));
+  const response = await ServerConnection.makeRequest(url, { method: 'POST' }, settings);
+  const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+  if (!response.ok) {
+    throw new Error(`HTTP ${response.status}: ${asString(asObject(body.error).message) ?? response.statusText}`);
+  }
+  return body.cancelled === true;
+}
+
 /** `GET /api/migration/history/:id`: the record with its stored plan (spec_yaml, mappings, validation, …). */
 export async function fetchHistoryRecord(id: string, settings = ServerConnection.makeSettings()): Promise<HistoryRecord> {
   const url = URLExt.join(settings.baseUrl, 'api', 'migration', 'history', encodeURIComponent(id));
@@ -138,7 +149,8 @@ export class MigrationHistoryWidget extends Widget {
   constructor(
     private readonly actions: HistoryActions,
     private readonly fetcher: (query: HistoryQuery) => Promise<HistoryPage> = query => fetchHistory(query),
-    private readonly fetchOne: (id: string) => Promise<HistoryRecord> = id => fetchHistoryRecord(id)
+    private readonly fetchOne: (id: string) => Promise<HistoryRecord> = id => fetchHistoryRecord(id),
+    private readonly cancel: (id: string) => Promise<boolean> = id => cancelMigration(id)
   ) {
     super();
     this.addClass('chlab-MigrationHistory');
@@ -358,6 +370,8 @@ export class MigrationHistoryWidget extends Widget {
       });
     });
 
+    const lifecycle = this.lifecycleButton(record, note);
+
     const facts = h('dl', 'chlab-MigrationHistory-facts');
     const fact = (term: string, value: Node | string | undefined) => {
       if (value === undefined || value === '') return;
@@ -430,11 +444,67 @@ export class MigrationHistoryWidget extends Widget {
       );
     }
     this.details.replaceChildren(
-      h('div', 'chlab-MigrationHistory-detailsHead', h('strong', { text: 'Migration details' }), rerunHere, rerunNew, note),
+      h('div', 'chlab-MigrationHistory-detailsHead', h('strong', { text: 'Migration details' }), lifecycle, rerunHere, rerunNew, note),
       facts,
       ...sections
     );
     this.details.dataset.id = record.id;
+  }
+
+  /** Waits (up to 30 s) for a stopped run's record to leave running. */
+  private async untilEnded(id: string): Promise<void> {
+    for (let attempt = 0; attempt < 60; attempt++) {
+      await new Promise(resolve => setTimeout(resolve, 500));
+      const record = await this.fetchOne(id).catch(() => undefined);
+      if (record && record.status !== 'running' && record.status !== 'pending') {
+        return;
+      }
+    }
+  }
+
+  /** Stop for a run in progress; Resume (a `%%migrate resume <id>` cell) for one that failed or was interrupted. */
+  private lifecycleButton(record: HistoryRecord, note: HTMLElement): HTMLButtonElement | null {
+    if (record.status === 'running' || record.status === 'pending') {
+      const stop = h('button', {
+        className: 'jp-Button jp-mod-styled jp-mod-warn chlab-MigrationHistory-stop',
+        text: 'Stop',
+        attrs: { type: 'button', title: 'Stops the run: the ranges already loaded stay, and Resume finishes it later' }
+      });
+      stop.addEventListener('click', () => {
+        stop.disabled = true;
+        void this.cancel(record.id)
+          .then(cancelled => {
+            note.textContent = cancelled
+              ? 'Stopping: the run ends after the ranges being copied.'
+              : 'This run is not in progress on this server (its server may have stopped): Resume finishes it.';
+            return cancelled ? this.untilEnded(record.id) : undefined;
+          })
+          .then(() => this.load())
+          .catch(reason => {
+            stop.disabled = false;
+            note.textContent = `Could not stop it: ${reason instanceof Error ? reason.message : String(reason)}`;
+          });
+      });
+      return stop;
+    }
+    if (record.status === 'failed') {
+      const resume = h('button', {
+        className: 'jp-Button jp-mod-styled chlab-MigrationHistory-resume',
+        text: 'Resume in current notebook',
+        attrs: { type: 'button' }
+      });
+      resume.disabled = !this.actions.hasCurrentNotebook();
+      resume.title = resume.disabled
+        ? 'Open a notebook first'
+        : `Adds a %%migrate resume ${record.id} cell below the active cell: it loads the ranges not loaded yet`;
+      resume.addEventListener('click', () => {
+        void this.actions.insertInCurrentNotebook(`%%migrate resume ${record.id}`).then(done => {
+          note.textContent = done ? 'Added a %%migrate resume cell to the notebook: run it to finish the migration.' : 'No notebook is open.';
+        });
+      });
+      return resume;
+    }
+    return null;
   }
 
   override dispose(): void {
