@@ -12,10 +12,12 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../kernel-proxy/src/config.js';
+import { MigrationHistory } from '../../kernel-proxy/src/migration/history.js';
 import { buildServer } from '../../kernel-proxy/src/server.js';
 import { silentLogger, testConfig } from '../../kernel-proxy/test/support/engine.js';
 import { launchBrowser, type TestBrowser, type TestPage, browserSkipReason, skipAfterFailedStep } from '../support/browser.js';
@@ -685,6 +687,18 @@ describe.skipIf(!!skipReason)('%%migrate outputs in JupyterLab (headless Chromiu
       await page.evaluate(() => (window as any).jupyterapp.commands.execute('chlab:migration-history'));
       await panel.locator('button', { hasText: 'Refresh' }).click();
       await expect.poll(() => panel.locator(`tbody tr[data-id="${id}"]`).innerText(), WAIT).toMatch(/completed\s+200,000/);
+
+      // A record left running by a server that was killed mid-run: Stop says it is not in progress here, and offers Resume.
+      const orphan = randomUUID();
+      await new MigrationHistory(app.chlab.engine).insert({
+        id: orphan, source: 'default', destination: `default.${target}_orphan`, source_table: `${PG_SCHEMA}.events`, deskripsi: 'left running by a stopped server',
+        tabel_fields: ['id'], field_mappings: '[]', status: 'running', created_by: 'analyst', metadata: '{}', total_records: SOURCE_ROWS, spec_key: orphan, started_at: new Date(),
+      });
+      await panel.locator('button', { hasText: 'Refresh' }).click();
+      await panel.locator(`tbody tr[data-id="${orphan}"]`).click();
+      await panel.locator('.chlab-MigrationHistory-stop').click();
+      await expect.poll(() => details.innerText(), WAIT).toContain('This run is not in progress on this server');
+      expect(await panel.locator('.chlab-MigrationHistory-resume').count()).toBe(1);
       await page.evaluate(() => {
         const { shell } = (window as any).jupyterapp;
         for (const widget of [...shell.widgets('main')]) if (widget.id === 'chlab-migration-history-panel') widget.close();

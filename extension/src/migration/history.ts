@@ -464,47 +464,55 @@ export class MigrationHistoryWidget extends Widget {
 
   /** Stop for a run in progress; Resume (a `%%migrate resume <id>` cell) for one that failed or was interrupted. */
   private lifecycleButton(record: HistoryRecord, note: HTMLElement): HTMLButtonElement | null {
-    if (record.status === 'running' || record.status === 'pending') {
-      const stop = h('button', {
-        className: 'jp-Button jp-mod-styled jp-mod-warn chlab-MigrationHistory-stop',
-        text: 'Stop',
-        attrs: { type: 'button', title: 'Stops the run: the ranges already loaded stay, and Resume finishes it later' }
-      });
-      stop.addEventListener('click', () => {
-        stop.disabled = true;
-        void this.cancel(record.id)
-          .then(cancelled => {
-            note.textContent = cancelled
-              ? 'Stopping: the run ends after the ranges being copied.'
-              : 'This run is not in progress on this server (its server may have stopped): Resume finishes it.';
-            return cancelled ? this.untilEnded(record.id) : undefined;
-          })
-          .then(() => this.load())
-          .catch(reason => {
-            stop.disabled = false;
-            note.textContent = `Could not stop it: ${reason instanceof Error ? reason.message : String(reason)}`;
-          });
-      });
-      return stop;
-    }
     if (record.status === 'failed') {
-      const resume = h('button', {
-        className: 'jp-Button jp-mod-styled chlab-MigrationHistory-resume',
-        text: 'Resume in current notebook',
-        attrs: { type: 'button' }
-      });
-      resume.disabled = !this.actions.hasCurrentNotebook();
-      resume.title = resume.disabled
-        ? 'Open a notebook first'
-        : `Adds a %%migrate resume ${record.id} cell below the active cell: it loads the ranges not loaded yet`;
-      resume.addEventListener('click', () => {
-        void this.actions.insertInCurrentNotebook(`%%migrate resume ${record.id}`).then(done => {
-          note.textContent = done ? 'Added a %%migrate resume cell to the notebook: run it to finish the migration.' : 'No notebook is open.';
-        });
-      });
-      return resume;
+      return this.resumeButton(record, note);
     }
-    return null;
+    if (record.status !== 'running' && record.status !== 'pending') {
+      return null;
+    }
+    const stop = h('button', {
+      className: 'jp-Button jp-mod-styled jp-mod-warn chlab-MigrationHistory-stop',
+      text: 'Stop',
+      attrs: { type: 'button', title: 'Stops the run: the ranges already loaded stay, and Resume finishes it later' }
+    });
+    stop.addEventListener('click', () => {
+      stop.disabled = true;
+      void this.cancel(record.id)
+        .then(async cancelled => {
+          if (!cancelled) {
+            // A record left running by a server that stopped (killed mid-run): only a resume can finish it.
+            stop.replaceWith(this.resumeButton(record, note));
+            note.textContent = 'This run is not in progress on this server (its server may have stopped): Resume finishes it.';
+            return;
+          }
+          note.textContent = 'Stopping: the run ends after the ranges being copied.';
+          await this.untilEnded(record.id);
+          await this.load();
+        })
+        .catch(reason => {
+          stop.disabled = false;
+          note.textContent = `Could not stop it: ${reason instanceof Error ? reason.message : String(reason)}`;
+        });
+    });
+    return stop;
+  }
+
+  private resumeButton(record: HistoryRecord, note: HTMLElement): HTMLButtonElement {
+    const resume = h('button', {
+      className: 'jp-Button jp-mod-styled chlab-MigrationHistory-resume',
+      text: 'Resume in current notebook',
+      attrs: { type: 'button' }
+    });
+    resume.disabled = !this.actions.hasCurrentNotebook();
+    resume.title = resume.disabled
+      ? 'Open a notebook first'
+      : `Adds a %%migrate resume ${record.id} cell below the active cell: it loads the ranges not loaded yet`;
+    resume.addEventListener('click', () => {
+      void this.actions.insertInCurrentNotebook(`%%migrate resume ${record.id}`).then(done => {
+        note.textContent = done ? 'Added a %%migrate resume cell to the notebook: run it to finish the migration.' : 'No notebook is open.';
+      });
+    });
+    return resume;
   }
 
   override dispose(): void {
