@@ -219,6 +219,19 @@ describe.skipIf(!!skipReason)('%%migrate outputs in JupyterLab (headless Chromiu
   };
   const row = (field: string) => page.locator(`.chlab-MigrationMapping tbody tr[data-field="${field}"]`).first();
   const screenshot = (name: string) => page.screenshot({ path: path.join(SCREENSHOTS, name), animations: 'disabled', caret: 'hide' });
+  /** Inserts a code cell at `index` of the current notebook and runs it; `wait`: until the kernel answered. */
+  const runNewCell = (index: number, source: string, wait = true) =>
+    page.evaluate(
+      async ({ index, source, wait }) => {
+        const { jupyterapp } = window as any;
+        const notebook = jupyterapp.shell.currentWidget.content;
+        notebook.model.sharedModel.insertCell(index, { cell_type: 'code', source });
+        notebook.activeCellIndex = index;
+        const run = jupyterapp.commands.execute('notebook:run-cell');
+        if (wait) await run;
+      },
+      { index, source, wait },
+    );
 
   beforeAll(async () => {
     notebookDir = await mkdtemp(path.join(tmpdir(), 'chlab-migration-notebooks-'));
@@ -592,26 +605,18 @@ describe.skipIf(!!skipReason)('%%migrate outputs in JupyterLab (headless Chromiu
 
       // `%%migrate history` in that notebook lists the run too.
       await expect.poll(() => page.evaluate(() => (window as any).jupyterapp.shell.currentWidget.sessionContext.session?.kernel?.status), WAIT).toBe('idle');
-      await page.evaluate(async () => {
-        const { jupyterapp } = window as any;
-        const notebook = jupyterapp.shell.currentWidget.content;
-        notebook.model.sharedModel.insertCell(1, { cell_type: 'code', source: '%%migrate history 5' });
-        notebook.activeCellIndex = 1;
-        await jupyterapp.commands.execute('notebook:run-cell');
-      });
+      await runNewCell(1, '%%migrate history 5');
       const history = page.locator('.jp-NotebookPanel:visible .chlab-MigrationHistoryRenderer');
       await expect.poll(() => history.locator('tbody tr').first().innerText().catch(() => ''), WAIT).toMatch(new RegExp(`${PG_SCHEMA}\\.events\\s+default\\.${TARGET}\\s+completed\\s+200,000`));
     });
 
     it('stops a running migration from its Stop button; a resume then loads every row exactly once', async () => {
       const stoppedTarget = `${TARGET}_stopped`;
-      await page.evaluate(async (source) => {
-        const { jupyterapp } = window as any;
-        const notebook = jupyterapp.shell.currentWidget.content;
-        notebook.model.sharedModel.insertCell(2, { cell_type: 'code', source });
-        notebook.activeCellIndex = 2;
-        void jupyterapp.commands.execute('notebook:run-cell');
-      }, `%%migrate run\nsource: ${PG_SCHEMA}.events\ntarget: ${stoppedTarget}\noptions:\n  batch_size: 1000   # 200 ranges, one at a time\n  parallelism: 1`);
+      await runNewCell(
+        2,
+        `%%migrate run\nsource: ${PG_SCHEMA}.events\ntarget: ${stoppedTarget}\noptions:\n  batch_size: 1000   # 200 ranges, one at a time\n  parallelism: 1`,
+        false,
+      );
       const stop = page.locator('.jp-NotebookPanel:visible .jp-Cell').nth(2).locator('.chlab-MigrationProgress-stop');
       await expect.poll(async () => Number((await migrationView(page, 2)).progress?.processed || 0), WAIT).toBeGreaterThan(0);
       expect(await stop.isVisible()).toBe(true);
@@ -627,13 +632,7 @@ describe.skipIf(!!skipReason)('%%migrate outputs in JupyterLab (headless Chromiu
       expect(await loaded()).toBeLessThan(SOURCE_ROWS);
 
       await expect.poll(() => page.evaluate(() => (window as any).jupyterapp.shell.currentWidget.sessionContext.session?.kernel?.status), WAIT).toBe('idle');
-      await page.evaluate(async (source) => {
-        const { jupyterapp } = window as any;
-        const notebook = jupyterapp.shell.currentWidget.content;
-        notebook.model.sharedModel.insertCell(3, { cell_type: 'code', source });
-        notebook.activeCellIndex = 3;
-        await jupyterapp.commands.execute('notebook:run-cell');
-      }, `%%migrate resume ${id}`);
+      await runNewCell(3, `%%migrate resume ${id}`);
       await expect.poll(async () => (await migrationView(page, 3)).summary?.status ?? (await migrationView(page, 3)).errors.join('\n'), { timeout: 120_000, interval: 200 }).toBe('completed');
       const resumed = await migrationView(page, 3);
       expect(resumed.summary!.text).toMatch(/Validation passed/);

@@ -51,26 +51,25 @@ export async function fetchHistory(query: HistoryQuery, settings = ServerConnect
   return { records: filtered, total: asNumber(object.total) ?? filtered.length };
 }
 
-/** `POST /api/migration/cancel/:id`: whether a run of this server was told to stop (false: it is not running here). */
-export async function cancelMigration(id: string, settings = ServerConnection.makeSettings()): Promise<boolean> {
-  const url = URLExt.join(settings.baseUrl, 'api', 'migration', 'cancel', encodeURIComponent(id));
-  const response = await ServerConnection.makeRequest(url, { method: 'POST' }, settings);
+/** A JSON request to `/api/migration/<path…>`; a non-2xx answer throws with the server's message. */
+async function migrationRequest(method: 'GET' | 'POST', path: string[], settings: ServerConnection.ISettings): Promise<Record<string, unknown>> {
+  const url = URLExt.join(settings.baseUrl, 'api', 'migration', ...path.map(encodeURIComponent));
+  const response = await ServerConnection.makeRequest(url, { method }, settings);
   const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
   if (!response.ok) {
     throw new Error(`HTTP ${response.status}: ${asString(asObject(body.error).message) ?? response.statusText}`);
   }
-  return body.cancelled === true;
+  return body;
+}
+
+/** `POST /api/migration/cancel/:id`: whether a run of this server was told to stop (false: it is not running here). */
+export async function cancelMigration(id: string, settings = ServerConnection.makeSettings()): Promise<boolean> {
+  return (await migrationRequest('POST', ['cancel', id], settings)).cancelled === true;
 }
 
 /** `GET /api/migration/history/:id`: the record with its stored plan (spec_yaml, mappings, validation, …). */
 export async function fetchHistoryRecord(id: string, settings = ServerConnection.makeSettings()): Promise<HistoryRecord> {
-  const url = URLExt.join(settings.baseUrl, 'api', 'migration', 'history', encodeURIComponent(id));
-  const response = await ServerConnection.makeRequest(url, { method: 'GET' }, settings);
-  const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
-  if (!response.ok) {
-    throw new Error(`HTTP ${response.status}: ${asString(asObject(body.error).message) ?? response.statusText}`);
-  }
-  return readHistoryRecord(body);
+  return readHistoryRecord(await migrationRequest('GET', ['history', id], settings));
 }
 
 export interface HistoryActions {
