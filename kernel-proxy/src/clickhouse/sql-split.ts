@@ -4,15 +4,34 @@
  * whitespace and comments are dropped.
  */
 export function splitStatements(source: string): string[] {
-  const statements: string[] = [];
+  return locateStatements(source).map((statement) => statement.text);
+}
+
+export interface LocatedStatement {
+  text: string;
+  /** The 1-based line of the source the statement starts on. */
+  line: number;
+}
+
+/** splitStatements, with the line each statement starts on. */
+export function locateStatements(source: string): LocatedStatement[] {
+  const statements: LocatedStatement[] = [];
   let start = 0;
   let i = 0;
   let hasCode = false;
   const n = source.length;
+  // (lines counted once, from the previous statement on)
+  let counted = 0;
+  let line = 1;
 
   const push = (end: number) => {
-    const text = source.slice(start, end).trim();
-    if (hasCode && text) statements.push(text);
+    const raw = source.slice(start, end);
+    const text = raw.trim();
+    if (hasCode && text) {
+      const at = start + raw.length - raw.trimStart().length;
+      for (; counted < at; counted++) if (source.charCodeAt(counted) === 10) line++;
+      statements.push({ text, line });
+    }
     hasCode = false;
   };
 

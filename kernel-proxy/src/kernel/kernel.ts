@@ -4,8 +4,8 @@ import { z } from 'zod';
 import { QueryCancelledError } from '../clickhouse/embedded.js';
 import { toClickHouseError } from '../clickhouse/errors.js';
 import type { QueryService } from '../clickhouse/query-service.js';
-import { pointAtError } from './error-pointer.js';
-import { splitStatements } from '../clickhouse/sql-split.js';
+import { pointAtError, statementContext } from './error-pointer.js';
+import { locateStatements } from '../clickhouse/sql-split.js';
 import { SchemaCatalog, tokenAround, tokenBefore } from './catalog.js';
 import { outputFor } from './cell-output.js';
 import { ResultStreams, type StreamingClient } from './result-stream.js';
@@ -238,8 +238,8 @@ export class ClickHouseKernel {
     if (request.store_history) this.history.push({ line: count, input: request.code });
 
     let ok = true;
-    /** The statement being run (a syntax error points into it). */
-    let current = '';
+    /** The statement being run (a syntax error points into it), and where it is in the cell. */
+    let current = { text: '', line: 1, index: 0, total: 1 };
     try {
       const magic = parseMagic(request.code);
       if (magic) {
@@ -247,8 +247,10 @@ export class ClickHouseKernel {
         this.reply(client, message, 'execute_reply', { status: 'ok', execution_count: count, payload: [], user_expressions: {} });
         return true;
       }
-      for (const statement of splitStatements(request.code)) {
-        current = statement;
+      const statements = locateStatements(request.code);
+      for (const [index, located] of statements.entries()) {
+        current = { ...located, index, total: statements.length };
+        const statement = located.text;
         const controller = new AbortController();
         const queryId = randomUUID();
         this.running = { controller, queryId };
@@ -299,13 +301,14 @@ export class ClickHouseKernel {
       this.reply(client, message, 'execute_reply', { status: 'ok', execution_count: count, payload: [], user_expressions: {} });
     } catch (error) {
       ok = false;
-      if (error instanceof QueryCancelledError) this.sendError(client, message, 'Interrupted', 'Query interrupted: it was stopped on the server', count);
+      const where = statementContext(current.index, current.total, current.line);
+      if (error instanceof QueryCancelledError) this.sendError(client, message, 'Interrupted', 'Query interrupted: it was stopped on the server', count, where);
       else if (error instanceof CellError) this.sendError(client, message, error.ename, error.message, count);
-      else if (error instanceof LimitExceededError) this.sendError(client, message, 'LimitExceeded', error.message, count);
-      else if (error instanceof PermissionDeniedError) this.sendError(client, message, 'PermissionDenied', error.message, count);
+      else if (error instanceof LimitExceededError) this.sendError(client, message, 'LimitExceeded', error.message, count, where);
+      else if (error instanceof PermissionDeniedError) this.sendError(client, message, 'PermissionDenied', error.message, count, where);
       else {
         const ch = toClickHouseError(error);
-        this.sendError(client, message, ch.type ?? 'ClickHouseError', ch.display, count, pointAtError(current, ch.display));
+        this.sendError(client, message, ch.type ?? 'ClickHouseError', ch.display, count, [...where, ...pointAtError(current.text, ch.display, current.line)]);
       }
     } finally {
       this.setState('idle', message);
@@ -371,10 +374,11 @@ export class ClickHouseKernel {
     this.publish('display_data', { ...bundle, metadata, transient: { display_id: resultId } }, message);
   }
 
-  private sendError(client: KernelClient, message: IncomingMessage, ename: string, evalue: string, count: number, pointer: string[] = []): void {
+  /** `details`: traceback lines after the headline (where in the cell, a caret under the spot). */
+  private sendError(client: KernelClient, message: IncomingMessage, ename: string, evalue: string, count: number, details: string[] = []): void {
     // ("Code: 62 (SYNTAX_ERROR). …" names its type already)
     const headline = evalue.includes(`(${ename})`) ? evalue : `${ename}: ${evalue}`;
-    const content = { ename, evalue, traceback: [headline, ...pointer] };
+    const content = { ename, evalue, traceback: [headline, ...details] };
     this.publish('error', content, message);
     this.reply(client, message, 'execute_reply', { status: 'error', execution_count: count, ...content });
   }

@@ -94,11 +94,19 @@ describe('clickhouse kernel', () => {
     const traceback: string[] = error.content.traceback;
     // (position 40 is a byte offset: the four 2-byte letters before it make it character 36)
     expect(traceback[0]).toMatch(/^Code: 62 \(SYNTAX_ERROR\)\. Syntax error: failed at position 40 \(\(\) \(line 2, col 13\)/);
-    expect(traceback.slice(1)).toEqual(['', 'line 2 |        count(*', `${' '.repeat('line 2 | '.length + 12)}^`]);
+    // (ClickHouse counts lines in the statement; the caret line counts them in the cell)
+    expect(traceback.slice(1)).toEqual([
+      'in statement 2 of 3 (line 2 of the cell); statement 1 ran; statement 3 was not run',
+      '',
+      'line 3 |        count(*',
+      `${' '.repeat('line 3 | '.length + 12)}^`,
+    ]);
     const single = (await execute('SELECT 1 +')).iopub.find((m) => m.header.msg_type === 'error')!;
     expect(single.content.traceback.slice(1)).toEqual(['', '  SELECT 1 +', '            ^']);
     const unknown = (await execute('SELECT * FROM k_missing_table')).iopub.find((m) => m.header.msg_type === 'error')!;
     expect(unknown.content.traceback).toEqual([expect.stringMatching(/^Code: 60 \(UNKNOWN_TABLE\)/)]);
+    const second = (await execute('SELECT 1;\n\nSELECT * FROM k_missing_table')).iopub.find((m) => m.header.msg_type === 'error')!;
+    expect(second.content.traceback).toEqual([expect.stringMatching(/^Code: 60 \(UNKNOWN_TABLE\)/), 'in statement 2 of 2 (line 3 of the cell); statement 1 ran']);
   });
 
   it('interrupts a running query and stays usable', async () => {
