@@ -219,6 +219,14 @@ describe.skipIf(!!skipReason)('%%migrate outputs in JupyterLab (headless Chromiu
   };
   const row = (field: string) => page.locator(`.chlab-MigrationMapping tbody tr[data-field="${field}"]`).first();
   const screenshot = (name: string) => page.screenshot({ path: path.join(SCREENSHOTS, name), animations: 'disabled', caret: 'hide' });
+  /** Runs a JupyterLab command (its result, often a widget, stays in the page: it cannot be serialized). */
+  const command = (id: string, args: Record<string, unknown> = {}) =>
+    page.evaluate(
+      async ({ id, args }) => {
+        await (window as any).jupyterapp.commands.execute(id, args);
+      },
+      { id, args },
+    );
   /** Inserts a code cell at `index` of the current notebook and runs it; `wait`: until the kernel answered. */
   const runNewCell = (index: number, source: string, wait = true) =>
     page.evaluate(
@@ -374,7 +382,7 @@ describe.skipIf(!!skipReason)('%%migrate outputs in JupyterLab (headless Chromiu
   });
 
   it('applies the dark theme', async () => {
-    await page.evaluate(() => (window as any).jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Dark' }));
+    await command('apputils:change-theme', { theme: 'JupyterLab Dark' });
     await expect.poll(() => page.evaluate(() => document.body.dataset.jpThemeLight), WAIT).toBe('false');
     const colors = await page.evaluate(() => {
       const style = (selector: string) => getComputedStyle(document.querySelector(selector)!);
@@ -393,7 +401,7 @@ describe.skipIf(!!skipReason)('%%migrate outputs in JupyterLab (headless Chromiu
     expect(luminance(colors.ddl)).toBeLessThan(0.3);
     expect(luminance(colors.text)).toBeGreaterThan(0.6);
     await page.locator('.jp-NotebookPanel').first().screenshot({ path: path.join(SCREENSHOTS, 'migration-dark.png'), animations: 'disabled', caret: 'hide' });
-    await page.evaluate(() => (window as any).jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Light' }));
+    await command('apputils:change-theme', { theme: 'JupyterLab Light' });
     await expect.poll(() => page.evaluate(() => document.body.dataset.jpThemeLight), WAIT).toBe('true');
   });
 
@@ -434,7 +442,7 @@ describe.skipIf(!!skipReason)('%%migrate outputs in JupyterLab (headless Chromiu
       await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ ...rest, ...JSON.parse(metadata as string) }) });
     });
     expect(await page.evaluate(() => (window as any).jupyterapp.commands.hasCommand('chlab:migration-history'))).toBe(true);
-    await page.evaluate(() => (window as any).jupyterapp.commands.execute('chlab:migration-history'));
+    await command('chlab:migration-history');
     const panel = page.locator('.chlab-MigrationHistory');
     await expect.poll(() => panel.locator('tbody tr').count(), WAIT).toBe(2);
     // (ServerConnection adds a numeric cache-busting parameter to GET requests.)
@@ -473,13 +481,13 @@ describe.skipIf(!!skipReason)('%%migrate outputs in JupyterLab (headless Chromiu
   });
 
   it('offers the history panel in the launcher', async () => {
-    await page.evaluate(() => (window as any).jupyterapp.commands.execute('launcher:create'));
+    await command('launcher:create');
     await page.locator('.jp-LauncherCard', { hasText: 'Migration history' }).waitFor(WAIT);
   });
 
   describe.skipIf(!hasSharedPostgres())('end to end: PostgreSQL → ClickHouse from the widget', () => {
     it('analyzes the %%migrate cell: the mapping widget shows the source columns', async () => {
-      await page.evaluate(() => (window as any).jupyterapp.commands.execute('docmanager:open', { path: 'live-migration.ipynb' }));
+      await command('docmanager:open', { path: 'live-migration.ipynb' });
       await expect
         .poll(() => page.evaluate(() => {
           const panel = (window as any).jupyterapp.shell.currentWidget;
@@ -575,11 +583,11 @@ describe.skipIf(!!skipReason)('%%migrate outputs in JupyterLab (headless Chromiu
     });
 
     it('saves the notebook with the edited spec, and lists the run in the history panel', async () => {
-      await page.evaluate(() => (window as any).jupyterapp.commands.execute('docmanager:save'));
+      await command('docmanager:save');
       await expect
         .poll(async () => JSON.parse(await readFile(path.join(notebookDir, 'live-migration.ipynb'), 'utf8')).cells[0].source, WAIT)
         .toEqual(expect.arrayContaining(['%%migrate run\n', '  email: { rename: user_email }\n', '  legacy: { skip: true }']));
-      await page.evaluate(() => (window as any).jupyterapp.commands.execute('chlab:migration-history'));
+      await command('chlab:migration-history');
       const panel = page.locator('.chlab-MigrationHistory');
       const row = panel.locator('tbody tr', { hasText: TARGET });
       await row.first().waitFor(WAIT);
@@ -650,7 +658,7 @@ describe.skipIf(!!skipReason)('%%migrate outputs in JupyterLab (headless Chromiu
       });
       expect(response.status).toBe(202);
       const { migration_id: id } = (await response.json()) as { migration_id: string };
-      await page.evaluate(() => (window as any).jupyterapp.commands.execute('chlab:migration-history'));
+      await command('chlab:migration-history');
       const panel = page.locator('.chlab-MigrationHistory');
       await panel.locator('button', { hasText: 'Refresh' }).click();
       const row = panel.locator(`tbody tr[data-id="${id}"]`);
@@ -683,7 +691,7 @@ describe.skipIf(!!skipReason)('%%migrate outputs in JupyterLab (headless Chromiu
       const [distinct] = await app.chlab.engine.json<{ n: string }>(`SELECT uniqExact(id) AS n FROM ${target}`);
       expect(Number(distinct!.n)).toBe(SOURCE_ROWS);
 
-      await page.evaluate(() => (window as any).jupyterapp.commands.execute('chlab:migration-history'));
+      await command('chlab:migration-history');
       await panel.locator('button', { hasText: 'Refresh' }).click();
       await expect.poll(() => panel.locator(`tbody tr[data-id="${id}"]`).innerText(), WAIT).toMatch(/completed\s+200,000/);
 
