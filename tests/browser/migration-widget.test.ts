@@ -42,6 +42,12 @@ const BENIGN = [
 const skipReason = browserSkipReason(BUILD);
 if (skipReason) it.skip(`migration widget in the browser: skipped, ${skipReason}`, () => undefined);
 
+/**
+ * For the runs the tests stop: 200 ranges, one at a time, each sleeping 20 ms in ClickHouse (sleep() runs once per
+ * block, a range is one block), so a run lasts at least 4 s however fast the machine and Stop finds it running.
+ */
+const SLOW_RUN = `columns:\n  email: { transform: "if(sleep(0.02) = 0, email, email)" }\noptions:\n  batch_size: 1000\n  parallelism: 1\n`;
+
 /** The source table of the end-to-end run: enough rows that the progress bar visibly moves. */
 const SOURCE_ROWS = 200_000;
 const PG_SCHEMA = `chlab_widget_${process.pid}_${Date.now()}`;
@@ -622,7 +628,7 @@ describe.skipIf(!!skipReason)('%%migrate outputs in JupyterLab (headless Chromiu
       const stoppedTarget = `${TARGET}_stopped`;
       await runNewCell(
         2,
-        `%%migrate run\nsource: ${PG_SCHEMA}.events\ntarget: ${stoppedTarget}\noptions:\n  batch_size: 1000   # 200 ranges, one at a time\n  parallelism: 1`,
+        `%%migrate run\nsource: ${PG_SCHEMA}.events\ntarget: ${stoppedTarget}\n${SLOW_RUN}`,
         false,
       );
       const stop = page.locator('.jp-NotebookPanel:visible .jp-Cell').nth(2).locator('.chlab-MigrationProgress-stop');
@@ -654,7 +660,7 @@ describe.skipIf(!!skipReason)('%%migrate outputs in JupyterLab (headless Chromiu
       const response = await fetch(`${base}/api/migration/execute`, {
         method: 'POST',
         headers: { Authorization: `token ${TOKEN}`, 'Content-Type': 'application/json' },
-        body: JSON.stringify({ spec: `source: ${PG_SCHEMA}.events\ntarget: ${target}\noptions:\n  batch_size: 1000\n  parallelism: 1\n` }),
+        body: JSON.stringify({ spec: `source: ${PG_SCHEMA}.events\ntarget: ${target}\n${SLOW_RUN}` }),
       });
       expect(response.status).toBe(202);
       const { migration_id: id } = (await response.json()) as { migration_id: string };
