@@ -43,10 +43,10 @@ const skipReason = browserSkipReason(BUILD);
 if (skipReason) it.skip(`migration widget in the browser: skipped, ${skipReason}`, () => undefined);
 
 /**
- * For the runs the tests stop: 200 ranges, one at a time, each sleeping 20 ms in ClickHouse (sleep() runs once per
- * block, a range is one block), so a run lasts at least 4 s however fast the machine and Stop finds it running.
+ * For the runs the tests stop: 100 ranges, one at a time, each sleeping 50 ms in ClickHouse (sleep() runs once per
+ * block, a range is one block), so a run lasts at least 5 s however fast the machine and Stop finds it running.
  */
-const SLOW_RUN = `columns:\n  email: { transform: "if(sleep(0.02) = 0, email, email)" }\noptions:\n  batch_size: 1000\n  parallelism: 1\n`;
+const SLOW_RUN = `columns:\n  email: { transform: "if(sleep(0.05) = 0, email, email)" }\noptions:\n  batch_size: 2000\n  parallelism: 1\n`;
 
 /** The source table of the end-to-end run: enough rows that the progress bar visibly moves. */
 const SOURCE_ROWS = 200_000;
@@ -653,7 +653,7 @@ describe.skipIf(!!skipReason)('%%migrate outputs in JupyterLab (headless Chromiu
       expect(await loaded()).toBe(SOURCE_ROWS);
       const [distinct] = await app.chlab.engine.json<{ n: string }>(`SELECT uniqExact(id) AS n FROM ${stoppedTarget}`);
       expect(Number(distinct!.n)).toBe(SOURCE_ROWS);
-    });
+    }, 180_000);
 
     it('stops a run started over REST from the history panel, then resumes it from there into the notebook', async () => {
       const target = `${TARGET}_panel`;
@@ -716,7 +716,7 @@ describe.skipIf(!!skipReason)('%%migrate outputs in JupyterLab (headless Chromiu
         const { shell } = (window as any).jupyterapp;
         for (const widget of [...shell.widgets('main')]) if (widget.id === 'chlab-migration-history-panel') widget.close();
       });
-    });
+    }, 180_000);
   });
 
   it('logs no errors', () => {
