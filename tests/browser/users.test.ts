@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { MigrationHistory } from '../../kernel-proxy/src/migration/history.js';
 import { buildServer } from '../../kernel-proxy/src/server.js';
 import { hashPassword, newToken, tokenHash } from '../../kernel-proxy/src/access/password.js';
 import { silentLogger, testConfig } from '../../kernel-proxy/test/support/engine.js';
@@ -17,6 +18,8 @@ const WAIT = { timeout: 90_000, interval: 200 };
 const PASSWORD = 'viewer password 123';
 const ADMIN_TOKEN = newToken();
 const ADMIN_PASSWORD = 'admin password 456';
+/** A failed migration in the shared history: Resume is offered to admins only. */
+const FAILED_RUN = '0f0f0f0f-1111-4222-8333-444444444444';
 
 const skipReason = browserSkipReason(BUILD);
 
@@ -42,6 +45,10 @@ beforeAll(async () => {
   const address = app.server.address();
   base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   browser = await launchBrowser({ viewport: { width: 1280, height: 800 } });
+  await new MigrationHistory(app.chlab.engine).insert({
+    id: FAILED_RUN, source: 'default', destination: 'default.orders', source_table: 'public.orders', deskripsi: 'nightly orders', tabel_fields: ['id'],
+    field_mappings: '[]', status: 'failed', created_by: 'dora', metadata: '{}', total_records: 10, spec_key: FAILED_RUN, started_at: new Date(),
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -97,6 +104,14 @@ it.skipIf(!!skipReason)('an analyst logs in with a password, runs a SELECT, and 
   // An analyst is not an admin: the audit log is refused to their session.
   const viewerAudit = await page.evaluate(async () => (await fetch('/api/audit')).status);
   expect(viewerAudit).toBe(403);
+  // Stopping and resuming migrations is an admin's: the analyst's history panel offers Re-run, not Resume.
+  await page.evaluate(async () => {
+    await (window as any).jupyterapp.commands.execute('chlab:migration-history');
+  });
+  const history = page.locator('.chlab-MigrationHistory[data-may-run="false"]');
+  await history.locator(`tbody tr[data-id="${FAILED_RUN}"]`).click({ timeout: 30_000 });
+  await history.locator('.chlab-MigrationHistory-rerunNew').waitFor({ timeout: 30_000 });
+  expect(await history.locator('.chlab-MigrationHistory-resume').count()).toBe(0);
 }, 240_000);
 
 it.skipIf(!!skipReason)('an admin opens the audit log from the launcher and filters it', async () => {
@@ -117,5 +132,12 @@ it.skipIf(!!skipReason)('an admin opens the audit log from the launcher and filt
     .poll(() => panel.locator('.chlab-AuditLog-row').evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent))), WAIT)
     .toEqual([[expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/), 'vera', 'analyst', '127.0.0.1', 'ddl', 'CREATE TABLE vera_t (x UInt8) ENGINE = Memory', 'denied', expect.stringContaining('Code: 392')]]);
   await page.screenshot({ path: path.join(ROOT, 'docs', 'screenshots', 'audit-log.png') });
+  // An admin may resume a failed migration from the history panel.
+  await page.evaluate(async () => {
+    await (window as any).jupyterapp.commands.execute('chlab:migration-history');
+  });
+  const history = page.locator('.chlab-MigrationHistory[data-may-run="true"]');
+  await history.locator(`tbody tr[data-id="${FAILED_RUN}"]`).click({ timeout: 30_000 });
+  await history.locator('.chlab-MigrationHistory-resume').waitFor({ timeout: 30_000 });
   expect(tab.errors).toEqual([]);
 }, 240_000);

@@ -1,6 +1,7 @@
 /** `GET /api/audit` (admins only): who did what, from where, and how it ended. */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
+import { hasPermission } from '../permissions.js';
 
 export const AUDIT_ACTIONS = ['query', 'ddl', 'migration', 'import', 'login', 'login_failed', 'logout', 'denied', 'limit'] as const;
 export const AUDIT_OUTCOMES = ['ok', 'error', 'denied', 'cancelled'] as const;
@@ -52,12 +53,6 @@ export async function fetchAudit(query: AuditQuery, settings = ServerConnection.
 }
 
 /** Whether the signed-in user may read the audit log (`/api/me` permissions, as Jupyter Server answers them). */
-export async function mayReadAudit(settings = ServerConnection.makeSettings()): Promise<boolean> {
-  const permissions = encodeURIComponent(JSON.stringify({ 'chlab:audit': ['read'] }));
-  const response = await ServerConnection.makeRequest(`${URLExt.join(settings.baseUrl, 'api', 'me')}?permissions=${permissions}`, { method: 'GET' }, settings);
-  if (!response.ok) {
-    return false;
-  }
-  const body = (await response.json().catch(() => ({}))) as { permissions?: Record<string, string[]> };
-  return body.permissions?.['chlab:audit']?.includes('read') ?? false;
+export function mayReadAudit(settings = ServerConnection.makeSettings()): Promise<boolean> {
+  return hasPermission('chlab:audit', 'read', settings);
 }

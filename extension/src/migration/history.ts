@@ -21,6 +21,7 @@ import {
 } from './history-model.js';
 import { renderValidation } from './summary-view.js';
 import { asNumber, asObject, asString, readSummary } from './types.js';
+import { hasPermission } from '../permissions.js';
 
 export * from './history-model.js';
 
@@ -141,6 +142,8 @@ export class MigrationHistoryWidget extends Widget {
   private selected: string | undefined;
   private searchTimer: ReturnType<typeof setTimeout> | undefined;
   private generation = 0;
+  /** Whether this user may stop and resume runs (admins): until the server says so, neither button shows. */
+  private canRunMigrations = false;
 
   /** Full records (with the stored spec), fetched when a row is selected. */
   private readonly full = new Map<string, HistoryRecord>();
@@ -149,7 +152,8 @@ export class MigrationHistoryWidget extends Widget {
     private readonly actions: HistoryActions,
     private readonly fetcher: (query: HistoryQuery) => Promise<HistoryPage> = query => fetchHistory(query),
     private readonly fetchOne: (id: string) => Promise<HistoryRecord> = id => fetchHistoryRecord(id),
-    private readonly cancel: (id: string) => Promise<boolean> = id => cancelMigration(id)
+    private readonly cancel: (id: string) => Promise<boolean> = id => cancelMigration(id),
+    private readonly mayRunMigrations: () => Promise<boolean> = () => hasPermission('chlab:migrations', 'run')
   ) {
     super();
     this.addClass('chlab-MigrationHistory');
@@ -223,6 +227,14 @@ export class MigrationHistoryWidget extends Widget {
       this.details
     );
     this.showSort();
+    void this.mayRunMigrations().then(
+      may => {
+        this.canRunMigrations = may;
+        this.node.dataset.mayRun = String(may);
+        if (may) this.renderRows();
+      },
+      () => undefined
+    );
   }
 
   /** Loads the current page; later calls win over slower earlier ones. */
@@ -463,6 +475,9 @@ export class MigrationHistoryWidget extends Widget {
 
   /** Stop for a run in progress; Resume (a `%%migrate resume <id>` cell) for one that failed or was interrupted. */
   private lifecycleButton(record: HistoryRecord, note: HTMLElement): HTMLButtonElement | null {
+    if (!this.canRunMigrations) {
+      return null;
+    }
     if (record.status === 'failed') {
       return this.resumeButton(record, note);
     }

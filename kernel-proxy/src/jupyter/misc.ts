@@ -47,7 +47,7 @@ function parsePermissions(raw: string | undefined): Record<string, string[]> {
 }
 
 /** chlab's own resources are granted by role (the frontend shows the audit log only to those who may read it). */
-const CHLAB_RESOURCES: Record<string, Capability> = { 'chlab:audit': 'audit.read' };
+const CHLAB_RESOURCES: Record<string, Capability> = { 'chlab:audit': 'audit.read', 'chlab:migrations': 'migrate' };
 
 function grantedPermissions(requested: Record<string, string[]>, role: Role | undefined): Record<string, string[]> {
   return Object.fromEntries(

@@ -216,11 +216,11 @@ describe('notebooks: analysts change their own, viewers none', () => {
   const put = (who: keyof typeof tokens, file: string) =>
     app.inject({ method: 'PUT', url: `/api/contents/${file}`, headers: { ...auth(who), 'content-type': 'application/json' }, payload: nb });
 
-  it('grants the audit log permission in /api/me to admins only (the frontend offers the panel from it)', async () => {
-    const permissions = encodeURIComponent(JSON.stringify({ 'chlab:audit': ['read'], contents: ['read'] }));
+  it('grants the audit log and migration permissions in /api/me to admins only (the frontend offers the panel and the Stop / Resume buttons from them)', async () => {
+    const permissions = encodeURIComponent(JSON.stringify({ 'chlab:audit': ['read'], 'chlab:migrations': ['run'], contents: ['read'] }));
     const asked = (who: keyof typeof tokens) => app.inject({ method: 'GET', url: `/api/me?permissions=${permissions}`, headers: auth(who) }).then((r) => r.json());
-    expect(await asked('admin')).toMatchObject({ identity: { username: 'dora' }, permissions: { 'chlab:audit': ['read'], contents: ['read'] } });
-    expect(await asked('analyst')).toMatchObject({ permissions: { 'chlab:audit': [], contents: ['read'] } });
+    expect(await asked('admin')).toMatchObject({ identity: { username: 'dora' }, permissions: { 'chlab:audit': ['read'], 'chlab:migrations': ['run'], contents: ['read'] } });
+    expect(await asked('analyst')).toMatchObject({ permissions: { 'chlab:audit': [], 'chlab:migrations': [], contents: ['read'] } });
   });
 
   it('keeps lab settings and workspaces per user', async () => {
