@@ -144,6 +144,11 @@ export class MigrationHistoryWidget extends Widget {
   private generation = 0;
   /** Whether this user may stop and resume runs (admins): until the server says so, neither button shows. */
   private canRunMigrations = false;
+  /** Per record, what the details' status line says; kept when the details are drawn again. */
+  private readonly notes = new Map<string, string>();
+  /** Records being stopped, and records left running by a server that no longer runs them. */
+  private readonly stopping = new Set<string>();
+  private readonly notRunningHere = new Set<string>();
 
   /** Full records (with the stored spec), fetched when a row is selected. */
   private readonly full = new Map<string, HistoryRecord>();
@@ -367,21 +372,21 @@ export class MigrationHistoryWidget extends Widget {
       text: 'Re-run in new notebook',
       attrs: { type: 'button' }
     });
-    const note = h('span', { className: 'chlab-MigrationHistory-note', attrs: { role: 'status' } });
+    const note = h('span', { className: 'chlab-MigrationHistory-note', text: this.notes.get(record.id) ?? '', attrs: { role: 'status' } });
     rerunHere.disabled = !this.actions.hasCurrentNotebook();
     rerunHere.title = rerunHere.disabled ? 'Open a notebook first' : 'Adds a %%migrate run --rerun cell below the active cell';
     rerunHere.addEventListener('click', () => {
       void this.actions.insertInCurrentNotebook(rerunCellSource(record)).then(done => {
-        note.textContent = done ? 'Added a %%migrate run --rerun cell to the notebook: review it and run it.' : 'No notebook is open.';
+        this.say(record.id, done ? 'Added a %%migrate run --rerun cell to the notebook: review it and run it.' : 'No notebook is open.');
       });
     });
     rerunNew.addEventListener('click', () => {
       void this.actions.openInNewNotebook(rerunCellSource(record)).catch(reason => {
-        note.textContent = `Could not open a notebook: ${reason instanceof Error ? reason.message : String(reason)}`;
+        this.say(record.id, `Could not open a notebook: ${reason instanceof Error ? reason.message : String(reason)}`);
       });
     });
 
-    const lifecycle = this.lifecycleButton(record, note);
+    const lifecycle = this.lifecycleButton(record);
 
     const facts = h('dl', 'chlab-MigrationHistory-facts');
     const fact = (term: string, value: Node | string | undefined) => {
@@ -473,13 +478,21 @@ export class MigrationHistoryWidget extends Widget {
     }
   }
 
+  /** Sets the status line of record `id`'s details (shown now if they are, and whenever they are drawn again). */
+  private say(id: string, text: string | undefined): void {
+    if (text) this.notes.set(id, text);
+    else this.notes.delete(id);
+    const note = this.details.dataset.id === id ? this.details.querySelector('.chlab-MigrationHistory-note') : null;
+    if (note) note.textContent = text ?? '';
+  }
+
   /** Stop for a run in progress; Resume (a `%%migrate resume <id>` cell) for one that failed or was interrupted. */
-  private lifecycleButton(record: HistoryRecord, note: HTMLElement): HTMLButtonElement | null {
+  private lifecycleButton(record: HistoryRecord): HTMLButtonElement | null {
     if (!this.canRunMigrations) {
       return null;
     }
-    if (record.status === 'failed') {
-      return this.resumeButton(record, note);
+    if (record.status === 'failed' || this.notRunningHere.has(record.id)) {
+      return this.resumeButton(record);
     }
     if (record.status !== 'running' && record.status !== 'pending') {
       return null;
@@ -489,29 +502,42 @@ export class MigrationHistoryWidget extends Widget {
       text: 'Stop',
       attrs: { type: 'button', title: 'Stops the run: the ranges already loaded stay, and Resume finishes it later' }
     });
+    stop.disabled = this.stopping.has(record.id);
     stop.addEventListener('click', () => {
       stop.disabled = true;
+      this.stopping.add(record.id);
       void this.cancel(record.id)
         .then(async cancelled => {
           if (!cancelled) {
             // A record left running by a server that stopped (killed mid-run): only a resume can finish it.
-            stop.replaceWith(this.resumeButton(record, note));
-            note.textContent = 'This run is not in progress on this server (its server may have stopped): Resume finishes it.';
+            this.notRunningHere.add(record.id);
+            this.say(record.id, 'This run is not in progress on this server (its server may have stopped): Resume finishes it.');
             return;
           }
-          note.textContent = 'Stopping: the run ends after the ranges being copied.';
+          this.say(record.id, 'Stopping: the run ends after the ranges being copied.');
           await this.untilEnded(record.id);
+          this.say(record.id, undefined);
           await this.load();
         })
         .catch(reason => {
-          stop.disabled = false;
-          note.textContent = `Could not stop it: ${reason instanceof Error ? reason.message : String(reason)}`;
+          this.say(record.id, `Could not stop it: ${reason instanceof Error ? reason.message : String(reason)}`);
+        })
+        .finally(() => {
+          this.stopping.delete(record.id);
+          this.redrawDetails(record);
         });
     });
     return stop;
   }
 
-  private resumeButton(record: HistoryRecord, note: HTMLElement): HTMLButtonElement {
+  /** Draws the details of `record` again if they are shown. */
+  private redrawDetails(record: HistoryRecord): void {
+    if (this.selected === record.id) {
+      this.renderDetails(this.full.get(record.id) ?? this.page.records.find(r => r.id === record.id) ?? record);
+    }
+  }
+
+  private resumeButton(record: HistoryRecord): HTMLButtonElement {
     const resume = h('button', {
       className: 'jp-Button jp-mod-styled chlab-MigrationHistory-resume',
       text: 'Resume in current notebook',
@@ -523,7 +549,7 @@ export class MigrationHistoryWidget extends Widget {
       : `Adds a %%migrate resume ${record.id} cell below the active cell: it loads the ranges not loaded yet`;
     resume.addEventListener('click', () => {
       void this.actions.insertInCurrentNotebook(`%%migrate resume ${record.id}`).then(done => {
-        note.textContent = done ? 'Added a %%migrate resume cell to the notebook: run it to finish the migration.' : 'No notebook is open.';
+        this.say(record.id, done ? 'Added a %%migrate resume cell to the notebook: run it to finish the migration.' : 'No notebook is open.');
       });
     });
     return resume;
