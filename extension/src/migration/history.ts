@@ -73,6 +73,11 @@ export async function fetchHistoryRecord(id: string, settings = ServerConnection
   return readHistoryRecord(await migrationRequest('GET', ['history', id], settings));
 }
 
+/** A run still pending or running (its record not final yet). */
+function inProgress(record: HistoryRecord): boolean {
+  return record.status === 'running' || record.status === 'pending';
+}
+
 export interface HistoryActions {
   /** Puts a cell with `source` below the active cell of the current notebook; false when there is none. */
   insertInCurrentNotebook(source: string): Promise<boolean>;
@@ -472,7 +477,7 @@ export class MigrationHistoryWidget extends Widget {
     for (let attempt = 0; attempt < 60; attempt++) {
       await new Promise(resolve => setTimeout(resolve, 500));
       const record = await this.fetchOne(id).catch(() => undefined);
-      if (record && record.status !== 'running' && record.status !== 'pending') {
+      if (record && !inProgress(record)) {
         return;
       }
     }
@@ -494,7 +499,7 @@ export class MigrationHistoryWidget extends Widget {
     if (record.status === 'failed' || this.notRunningHere.has(record.id)) {
       return this.resumeButton(record);
     }
-    if (record.status !== 'running' && record.status !== 'pending') {
+    if (!inProgress(record)) {
       return null;
     }
     const stop = h('button', {

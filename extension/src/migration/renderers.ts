@@ -3,7 +3,7 @@ import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import { findCell } from './cell.js';
+import { findCell, type CellHandle } from './cell.js';
 import { renderHistoryOutput } from './history.js';
 import { h } from './dom.js';
 import { MigrationPlanView } from './plan-view.js';
@@ -39,30 +39,17 @@ function renderError(reason: unknown): HTMLElement {
   return h('div', { className: 'chlab-ArrowResult-error', text: `Could not show the migration output: ${message}` });
 }
 
-/** The mapping widget. It finds its cell when attached, to write edits back and to run it. */
-export class MigrationPlanRenderer extends Widget implements IRenderMime.IRenderer {
-  private view: MigrationPlanView | undefined;
+/** A view that works with the cell it is shown in (edit and run it, interrupt it). */
+interface CellBoundView {
+  attach(cell: CellHandle | undefined): void;
+  detach(): void;
+}
 
-  constructor() {
-    super();
-    this.addClass('chlab-MigrationRenderer');
-    this.addClass('chlab-MigrationPlanRenderer');
-  }
+/** A renderer whose view is connected to its cell while the renderer is in the page. */
+abstract class CellBoundRenderer extends Widget implements IRenderMime.IRenderer {
+  protected abstract get view(): CellBoundView | undefined;
 
-  async renderModel(model: IRenderMime.IMimeModel): Promise<void> {
-    this.view?.detach();
-    try {
-      this.view = new MigrationPlanView(readPlan(jsonData(model.data[MIGRATION_PLAN_MIME])));
-      this.node.replaceChildren(this.view.node);
-    } catch (reason) {
-      this.view = undefined;
-      this.node.replaceChildren(renderError(reason));
-      return;
-    }
-    if (this.isAttached) {
-      this.view.attach(findCell(this));
-    }
-  }
+  abstract renderModel(model: IRenderMime.IMimeModel): Promise<void>;
 
   protected override onAfterAttach(msg: Message): void {
     super.onAfterAttach(msg);
@@ -80,9 +67,39 @@ export class MigrationPlanRenderer extends Widget implements IRenderMime.IRender
   }
 }
 
-/** The progress bar, updated in place by update_display_data. */
-export class MigrationProgressRenderer extends Widget implements IRenderMime.IRenderer {
-  private readonly view = new MigrationProgressView();
+/** The mapping widget. It finds its cell when attached, to write edits back and to run it. */
+export class MigrationPlanRenderer extends CellBoundRenderer {
+  private planView: MigrationPlanView | undefined;
+
+  constructor() {
+    super();
+    this.addClass('chlab-MigrationRenderer');
+    this.addClass('chlab-MigrationPlanRenderer');
+  }
+
+  protected get view(): MigrationPlanView | undefined {
+    return this.planView;
+  }
+
+  async renderModel(model: IRenderMime.IMimeModel): Promise<void> {
+    this.planView?.detach();
+    try {
+      this.planView = new MigrationPlanView(readPlan(jsonData(model.data[MIGRATION_PLAN_MIME])));
+      this.node.replaceChildren(this.planView.node);
+    } catch (reason) {
+      this.planView = undefined;
+      this.node.replaceChildren(renderError(reason));
+      return;
+    }
+    if (this.isAttached) {
+      this.planView.attach(findCell(this));
+    }
+  }
+}
+
+/** The progress bar, updated in place by update_display_data; Stop while its cell runs the migration. */
+export class MigrationProgressRenderer extends CellBoundRenderer {
+  protected readonly view = new MigrationProgressView();
 
   constructor() {
     super();
@@ -93,21 +110,6 @@ export class MigrationProgressRenderer extends Widget implements IRenderMime.IRe
 
   async renderModel(model: IRenderMime.IMimeModel): Promise<void> {
     this.view.update(readProgress(jsonData(model.data[MIGRATION_PROGRESS_MIME])));
-  }
-
-  protected override onAfterAttach(msg: Message): void {
-    super.onAfterAttach(msg);
-    this.view.attach(findCell(this));
-  }
-
-  protected override onBeforeDetach(msg: Message): void {
-    this.view.detach();
-    super.onBeforeDetach(msg);
-  }
-
-  override dispose(): void {
-    this.view.detach();
-    super.dispose();
   }
 }
 
